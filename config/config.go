@@ -1,0 +1,109 @@
+// Package config loads digestbot's TOML configuration, applies the
+// DIGESTBOT_* environment overrides and validates every value, naming the key
+// at fault.
+package config
+
+import "time"
+
+// Config is the whole configuration. Field names follow the TOML keys of
+// SPEC §4; config.example.toml documents each.
+type Config struct {
+	Newsletter Newsletter `toml:"newsletter"`
+	Database   Database   `toml:"database"`
+	HTTP       HTTP       `toml:"http"`
+	Security   Security   `toml:"security"`
+	Email      Email      `toml:"email"`
+	Telegram   Telegram   `toml:"telegram"`
+	Feeds      []Feed     `toml:"feeds"`
+	Ingest     Ingest     `toml:"ingest"`
+}
+
+type Newsletter struct {
+	Title         string   `toml:"title"`
+	BaseURL       string   `toml:"base_url"`
+	Timezone      string   `toml:"timezone"`
+	Schedule      string   `toml:"schedule"`
+	MaxItems      int      `toml:"max_items"`
+	Sections      []string `toml:"sections"`
+	PostalAddress string   `toml:"postal_address"`
+	SkipEmpty     bool     `toml:"skip_empty"`
+	MaxAge        Duration `toml:"max_age"`
+
+	Location *time.Location `toml:"-"` // Timezone, loaded
+}
+
+type Database struct {
+	Driver string `toml:"driver"` // "sqlite" | "postgres"
+	DSN    string `toml:"dsn"`
+}
+
+type HTTP struct {
+	Listen     string `toml:"listen"`
+	AdminToken string `toml:"admin_token"`
+}
+
+type Security struct {
+	Secret string `toml:"secret"`
+}
+
+type Email struct {
+	From      string `toml:"from"`
+	OutboxDir string `toml:"outbox_dir"`
+	// Unsubscribe mailbox for the mailto: form of List-Unsubscribe; optional.
+	UnsubscribeMailto string `toml:"unsubscribe_mailto"`
+	SMTP              SMTP   `toml:"smtp"`
+	DKIM              DKIM   `toml:"dkim"`
+}
+
+type SMTP struct {
+	Host          string  `toml:"host"`
+	Port          int     `toml:"port"`
+	Username      string  `toml:"username"`
+	Password      string  `toml:"password"`
+	TLS           string  `toml:"tls"` // "none" | "starttls" | "tls"
+	Connections   int     `toml:"connections"`
+	RatePerSecond float64 `toml:"rate_per_second"` // 0: no cap
+}
+
+type DKIM struct {
+	Domain   string `toml:"domain"`
+	Selector string `toml:"selector"`
+	KeyFile  string `toml:"key_file"`
+}
+
+type Telegram struct {
+	Token         string   `toml:"token"`
+	APIEndpoint   string   `toml:"api_endpoint"`
+	Admins        []int64  `toml:"admins"`
+	Channels      []string `toml:"channels"`
+	RatePerSecond float64  `toml:"rate_per_second"`
+	PaidBroadcast bool     `toml:"paid_broadcast"`
+}
+
+type Feed struct {
+	URL     string  `toml:"url"`
+	Name    string  `toml:"name"`
+	Section string  `toml:"section"`
+	Weight  float64 `toml:"weight"`
+}
+
+// Ingest tunes the feed poller.
+type Ingest struct {
+	PollInterval Duration `toml:"poll_interval"`
+	FetchTimeout Duration `toml:"fetch_timeout"`
+	MaxBytes     int64    `toml:"max_bytes"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("36h").
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }

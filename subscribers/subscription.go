@@ -1,0 +1,65 @@
+// Package subscribers holds subscriptions per channel, their life cycle
+// (double opt-in, preferences, unsubscribe) and the signed tokens that
+// readers' links carry.
+package subscribers
+
+import (
+	"errors"
+	"time"
+)
+
+// Channel is how a subscription is delivered.
+type Channel string
+
+const (
+	Email    Channel = "email"
+	Telegram Channel = "telegram"
+)
+
+// Status is where a subscription is in its life cycle.
+type Status string
+
+const (
+	Pending      Status = "pending"
+	Active       Status = "active"
+	Unsubscribed Status = "unsubscribed"
+	Bounced      Status = "bounced"
+	Blocked      Status = "blocked"
+)
+
+// Source says where a subscription came from.
+const (
+	SourceWeb      = "web"
+	SourceTelegram = "telegram"
+	SourceImport   = "import"
+	SourceAPI      = "api"
+)
+
+// Subscription is one reader on one channel.
+type Subscription struct {
+	ID             int64
+	Channel        Channel
+	Address        string // email address, or Telegram chat id in decimal
+	Status         Status
+	Sections       []string // empty means every section
+	Source         string   // web, telegram, import, api, or a /start payload
+	CreatedAt      time.Time
+	ConfirmedAt    time.Time
+	UnsubscribedAt time.Time
+}
+
+// Wants reports whether the subscriber asked for section (no choice means all).
+func (s Subscription) Wants(section string) bool {
+	if len(s.Sections) == 0 {
+		return true
+	}
+	for _, x := range s.Sections {
+		if x == section {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrNotFound is returned by stores when a subscription does not exist.
+var ErrNotFound = errors.New("subscription not found")

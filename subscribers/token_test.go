@@ -1,0 +1,70 @@
+package subscribers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTokens(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	tk := NewTokens("s3cret", func() time.Time { return now })
+	other := NewTokens("other", func() time.Time { return now })
+
+	for _, p := range []Purpose{PurposeConfirm, PurposeUnsubscribe, PurposePreferences} {
+		tok := tk.Make(p, 42)
+		if len(tok) != TokenLen {
+			t.Fatalf("len %d, want %d", len(tok), TokenLen)
+		}
+		id, err := tk.Check(p, tok)
+		if err != nil || id != 42 {
+			t.Fatalf("Check(%c) = %d, %v", p, id, err)
+		}
+		if _, err := other.Check(p, tok); !errors.Is(err, ErrBadToken) {
+			t.Errorf("other secret accepted: %v", err)
+		}
+	}
+
+	unsub := tk.Make(PurposeUnsubscribe, 7)
+	if _, err := tk.Check(PurposePreferences, unsub); !errors.Is(err, ErrBadToken) {
+		t.Errorf("wrong purpose accepted: %v", err)
+	}
+	// Flip one character anywhere: always refused.
+	for i := range unsub {
+		c := byte('A')
+		if unsub[i] == 'A' {
+			c = 'B'
+		}
+		bad := unsub[:i] + string(c) + unsub[i+1:]
+		if _, err := tk.Check(PurposeUnsubscribe, bad); err == nil {
+			t.Fatalf("altered token at %d accepted", i)
+		}
+	}
+	for _, bad := range []string{"", "x", strings.Repeat("A", TokenLen), unsub + "A", "%%%" + unsub[3:]} {
+		if _, err := tk.Check(PurposeUnsubscribe, bad); !errors.Is(err, ErrBadToken) {
+			t.Errorf("Check(%q) = %v", bad, err)
+		}
+	}
+
+	conf := tk.Make(PurposeConfirm, 9)
+	now = now.Add(ConfirmTTL + time.Second)
+	if _, err := tk.Check(PurposeConfirm, conf); !errors.Is(err, ErrExpiredToken) {
+		t.Errorf("expired confirm token: %v", err)
+	}
+	if _, err := tk.Check(PurposeUnsubscribe, unsub); err != nil {
+		t.Errorf("unsubscribe token must not expire: %v", err)
+	}
+}
+
+func FuzzTokenCheck(f *testing.F) {
+	tk := NewTokens("k", nil)
+	f.Add(tk.Make(PurposeUnsubscribe, 1))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := tk.Check(PurposeUnsubscribe, s)
+		if err == nil && tk.Make(PurposeUnsubscribe, id) != s {
+			t.Fatalf("accepted a token it did not make: %q", s)
+		}
+	})
+}
