@@ -3,7 +3,10 @@
 // deduplicated articles.
 package articles
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Article is one story as digestbot stores it. Text fields are plain text:
 // markup has been removed and entities decoded; each renderer escapes them
@@ -40,3 +43,14 @@ type Feed struct {
 	LastError    string
 	Enabled      bool
 }
+
+// Patch is an editor's change to an article; nil fields are left alone.
+type Patch struct {
+	Pinned   *bool   `json:"pinned,omitempty"`
+	Hidden   *bool   `json:"hidden,omitempty"`
+	Priority *int    `json:"priority,omitempty"`
+	Section  *string `json:"section,omitempty"`
+}
+
+// ErrNotFound is returned when an article or feed does not exist.
+var ErrNotFound = errors.New("not found")

@@ -48,3 +48,12 @@ type Result struct {
 	Err            error  // nil when Sent
 	NewAddress     string // set when the channel moved the address (Telegram group migration)
 }
+
+// Count is one line of an edition's delivery statistics. Status is a
+// delivery status, or "bounced" / "blocked" for failed rows whose
+// subscription ended that way.
+type Count struct {
+	Channel string
+	Status  string
+	N       int
+}

@@ -3,7 +3,10 @@
 // renders them for email, Telegram and the web, and runs the daily schedule.
 package digest
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Edition status values (SPEC §3): built → sending → sent | paused | cancelled.
 const (
@@ -46,3 +49,6 @@ type Item struct {
 	Pinned      bool      `json:"pinned,omitempty"`
 	Score       float64   `json:"score"`
 }
+
+// ErrNotFound is returned when an edition does not exist.
+var ErrNotFound = errors.New("edition not found")
