@@ -1,0 +1,82 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noEnv(string) string { return "" }
+
+func TestExampleLoads(t *testing.T) {
+	c, err := Load("../config.example.toml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Newsletter.Location.String() != "America/New_York" || c.Newsletter.MaxAge.Duration != 36*time.Hour {
+		t.Errorf("newsletter = %+v", c.Newsletter)
+	}
+	if c.TelegramEnabled() || c.SMTPEnabled() {
+		t.Error("example must run with Telegram off and emails to the outbox")
+	}
+	if len(c.Feeds) != 1 || c.Feeds[0].Weight != 1 {
+		t.Errorf("feeds = %+v", c.Feeds)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"DIGESTBOT_SECRET":         "from-the-environment-123",
+		"DIGESTBOT_TELEGRAM_TOKEN": "123:abc",
+		"DIGESTBOT_DATABASE_DSN":   "/tmp/x.db",
+		"DIGESTBOT_ADMIN_TOKEN":    "admin-token-0123456789",
+		"DIGESTBOT_SMTP_PASSWORD":  "pw",
+	}
+	c, err := Load(write(t, "[security]\nsecret = \"short\"\n"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Security.Secret != env["DIGESTBOT_SECRET"] || c.Telegram.Token != "123:abc" || c.Database.DSN != "/tmp/x.db" ||
+		c.HTTP.AdminToken != env["DIGESTBOT_ADMIN_TOKEN"] || c.Email.SMTP.Password != "pw" {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	const ok = "[security]\nsecret = \"0123456789abcdef0\"\n"
+	test := func(body, wantKey string) {
+		t.Helper()
+		_, err := Load(write(t, ok+body), noEnv)
+		if err == nil || !strings.Contains(err.Error(), wantKey) {
+			t.Errorf("%q: error %v, want it to name %s", body, err, wantKey)
+		}
+	}
+	test("[newsletter]\nschedule = \"61 7 * * *\"\n", "newsletter.schedule")
+	test("[newsletter]\ntimezone = \"Mars/Olympus\"\n", "newsletter.timezone")
+	test("[newsletter]\nbase_url = \"not a url\"\n", "newsletter.base_url")
+	test("[newsletter]\nmax_age = \"soon\"\n", "max_age")
+	test("[newsletter]\ncolour = \"red\"\n", "newsletter.colour")
+	test("[nope]\nx = 1\n", "nope")
+	test("[database]\ndriver = \"mysql\"\n", "database.driver")
+	test("[email.smtp]\ntls = \"ssl\"\n", "email.smtp.tls")
+	test("[email]\nfrom = \"nobody\"\n", "email.from")
+	test("[telegram]\napi_endpoint = \"http://x/%s\"\n", "telegram.api_endpoint")
+	test("[telegram]\nrate_per_second = 100\n", "telegram.rate_per_second")
+	test("[[feeds]]\nurl = \"ftp://x/feed\"\n", "feeds[0].url")
+	test("[email.smtp]\nusername = \"u\"\n", "email.smtp.password")
+
+	if _, err := Load(write(t, ""), noEnv); err == nil || !strings.Contains(err.Error(), "security.secret") {
+		t.Errorf("missing secret: %v", err)
+	}
+}

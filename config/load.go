@@ -1,0 +1,253 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+)
+
+// Environment variables that override secrets (SPEC §4), so they need not
+// sit in the file.
+var envOverrides = []struct {
+	name string
+	set  func(*Config, string)
+}{
+	{"DIGESTBOT_TELEGRAM_TOKEN", func(c *Config, v string) { c.Telegram.Token = v }},
+	{"DIGESTBOT_SMTP_PASSWORD", func(c *Config, v string) { c.Email.SMTP.Password = v }},
+	{"DIGESTBOT_SECRET", func(c *Config, v string) { c.Security.Secret = v }},
+	{"DIGESTBOT_ADMIN_TOKEN", func(c *Config, v string) { c.HTTP.AdminToken = v }},
+	{"DIGESTBOT_DATABASE_DSN", func(c *Config, v string) { c.Database.DSN = v }},
+}
+
+// DefaultAPIEndpoint is Telegram's Bot API endpoint format.
+const DefaultAPIEndpoint = "https://api.telegram.org/bot%s/%s"
+
+// Default returns the configuration used for every key the file leaves out:
+// SQLite under data/, emails to data/outbox/, Telegram off without a token.
+func Default() Config {
+	return Config{
+		Newsletter: Newsletter{
+			Title:     "Daily Headlines",
+			BaseURL:   "http://localhost:8080",
+			Timezone:  "UTC",
+			Schedule:  "0 7 * * *",
+			MaxItems:  25,
+			Sections:  []string{"news"},
+			SkipEmpty: true,
+			MaxAge:    Duration{36 * time.Hour},
+		},
+		Database: Database{Driver: "sqlite", DSN: "data/digestbot.db"},
+		HTTP:     HTTP{Listen: ":8080"},
+		Email: Email{
+			From:      "Daily Headlines <digest@localhost>",
+			OutboxDir: "data/outbox",
+			SMTP:      SMTP{Port: 587, TLS: "starttls", Connections: 8},
+		},
+		Telegram: Telegram{APIEndpoint: DefaultAPIEndpoint, RatePerSecond: 30},
+		Ingest: Ingest{
+			PollInterval: Duration{10 * time.Minute},
+			FetchTimeout: Duration{20 * time.Second},
+			MaxBytes:     10 << 20,
+		},
+	}
+}
+
+// Load reads the TOML file at path over the defaults, applies the
+// environment overrides (getenv may be nil for os.Getenv) and validates the
+// result. Every error names the key at fault.
+func Load(path string, getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		md, err := toml.Decode(string(data), &c)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			sort.Strings(keys)
+			return Config{}, fmt.Errorf("config: %s: unknown key %s", path, strings.Join(keys, ", "))
+		}
+	}
+	for _, o := range envOverrides {
+		if v := getenv(o.name); v != "" {
+			o.set(&c, v)
+		}
+	}
+	for i := range c.Feeds {
+		if c.Feeds[i].Weight == 0 {
+			c.Feeds[i].Weight = 1
+		}
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// TelegramEnabled reports whether the bot and Telegram delivery run.
+func (c Config) TelegramEnabled() bool { return c.Telegram.Token != "" }
+
+// SMTPEnabled reports whether email goes to an SMTP server rather than the
+// outbox folder.
+func (c Config) SMTPEnabled() bool { return c.Email.SMTP.Host != "" }
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	n := &c.Newsletter
+	if strings.TrimSpace(n.Title) == "" {
+		bad("newsletter.title", "must not be empty")
+	}
+	if err := checkURL(n.BaseURL); err != nil {
+		bad("newsletter.base_url", "%v", err)
+	}
+	n.BaseURL = strings.TrimRight(n.BaseURL, "/")
+	loc, err := time.LoadLocation(n.Timezone)
+	if err != nil || n.Timezone == "" || strings.EqualFold(n.Timezone, "local") {
+		bad("newsletter.timezone", "unknown time zone %q (use an IANA name such as Europe/Berlin)", n.Timezone)
+	} else {
+		n.Location = loc
+	}
+	if _, err := cron.ParseStandard(n.Schedule); err != nil {
+		bad("newsletter.schedule", "bad cron spec %q: %v", n.Schedule, err)
+	} else if strings.HasPrefix(strings.TrimSpace(n.Schedule), "CRON_TZ=") || strings.HasPrefix(strings.TrimSpace(n.Schedule), "TZ=") {
+		bad("newsletter.schedule", "set the time zone with newsletter.timezone, not in the spec")
+	}
+	if n.MaxItems < 1 || n.MaxItems > 200 {
+		bad("newsletter.max_items", "must be between 1 and 200, got %d", n.MaxItems)
+	}
+	if len(n.Sections) == 0 {
+		bad("newsletter.sections", "must name at least one section")
+	}
+	seen := map[string]bool{}
+	for _, s := range n.Sections {
+		if strings.TrimSpace(s) == "" || seen[s] {
+			bad("newsletter.sections", "empty or repeated section %q", s)
+		}
+		seen[s] = true
+	}
+	if n.MaxAge.Duration < 0 {
+		bad("newsletter.max_age", "must not be negative")
+	}
+
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("database.driver", "must be \"sqlite\" or \"postgres\", got %q", c.Database.Driver)
+	}
+	if c.Database.DSN == "" {
+		bad("database.dsn", "must not be empty (or set DIGESTBOT_DATABASE_DSN)")
+	}
+
+	if c.HTTP.Listen == "" {
+		bad("http.listen", "must not be empty")
+	}
+	if c.HTTP.AdminToken != "" && len(c.HTTP.AdminToken) < 16 {
+		bad("http.admin_token", "must be at least 16 characters")
+	}
+	if len(c.Security.Secret) < 16 {
+		bad("security.secret", "must be at least 16 characters: it signs readers' links (or set DIGESTBOT_SECRET)")
+	}
+
+	if a, err := mail.ParseAddress(c.Email.From); err != nil || !strings.Contains(a.Address, "@") {
+		bad("email.from", "not an email address: %q", c.Email.From)
+	}
+	s := &c.Email.SMTP
+	if s.Host == "" && c.Email.OutboxDir == "" {
+		bad("email.outbox_dir", "must be set when email.smtp.host is empty")
+	}
+	switch s.TLS {
+	case "none", "starttls", "tls":
+	default:
+		bad("email.smtp.tls", "must be \"none\", \"starttls\" or \"tls\", got %q", s.TLS)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		bad("email.smtp.port", "must be a TCP port, got %d", s.Port)
+	}
+	if s.Connections < 1 || s.Connections > 256 {
+		bad("email.smtp.connections", "must be between 1 and 256, got %d", s.Connections)
+	}
+	if s.RatePerSecond < 0 {
+		bad("email.smtp.rate_per_second", "must not be negative")
+	}
+	if s.Username != "" && s.Password == "" {
+		bad("email.smtp.password", "needed with email.smtp.username (or set DIGESTBOT_SMTP_PASSWORD)")
+	}
+	d := c.Email.DKIM
+	if (d.Domain != "" || d.Selector != "" || d.KeyFile != "") && (d.Domain == "" || d.Selector == "" || d.KeyFile == "") {
+		bad("email.dkim", "domain, selector and key_file go together")
+	}
+
+	t := &c.Telegram
+	if strings.Count(t.APIEndpoint, "%s") != 2 {
+		bad("telegram.api_endpoint", "must be a format with two %%s, like %q", DefaultAPIEndpoint)
+	} else if err := checkURL(strings.ReplaceAll(t.APIEndpoint, "%s", "x")); err != nil {
+		bad("telegram.api_endpoint", "%v", err)
+	}
+	if t.RatePerSecond < 0 {
+		bad("telegram.rate_per_second", "must not be negative")
+	}
+	if t.RatePerSecond > 30 && !t.PaidBroadcast {
+		bad("telegram.rate_per_second", "above 30 needs telegram.paid_broadcast = true")
+	}
+	if t.RatePerSecond > 1000 {
+		bad("telegram.rate_per_second", "Telegram allows at most 1000 with paid broadcast")
+	}
+	for _, id := range t.Admins {
+		if id <= 0 {
+			bad("telegram.admins", "user ids are positive numbers, got %d", id)
+		}
+	}
+
+	for i, f := range c.Feeds {
+		key := fmt.Sprintf("feeds[%d]", i)
+		if err := checkURL(f.URL); err != nil {
+			bad(key+".url", "%v", err)
+		}
+		if f.Weight < 0 {
+			bad(key+".weight", "must not be negative")
+		}
+	}
+	if c.Ingest.PollInterval.Duration < time.Minute {
+		bad("ingest.poll_interval", "must be at least 1m")
+	}
+	if c.Ingest.FetchTimeout.Duration <= 0 {
+		bad("ingest.fetch_timeout", "must be positive")
+	}
+	if c.Ingest.MaxBytes < 1024 {
+		bad("ingest.max_bytes", "must be at least 1024")
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad URL %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("bad URL %q: want an absolute http or https URL", raw)
+	}
+	return nil
+}
