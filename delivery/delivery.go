@@ -3,7 +3,14 @@
 // delivery records, and the fan-out as durable River jobs.
 package delivery
 
-import "time"
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
 
 // Delivery status values (SPEC §3).
 const (
@@ -39,7 +46,29 @@ const (
 	Bounced
 	// Blocked: Telegram 403 or "chat not found"; the subscription becomes blocked.
 	Blocked
+	// Skipped: nothing to send (no item in the subscriber's sections);
+	// recorded as skipped.
+	Skipped
 )
+
+// String names the outcome for logs.
+func (o Outcome) String() string {
+	switch o {
+	case Sent:
+		return "sent"
+	case Retry:
+		return "retry"
+	case Failed:
+		return "failed"
+	case Bounced:
+		return "bounced"
+	case Blocked:
+		return "blocked"
+	case Skipped:
+		return "skipped"
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
 
 // Result is the outcome of one recipient in a batch.
 type Result struct {
@@ -56,4 +85,20 @@ type Count struct {
 	Channel string
 	Status  string
 	N       int
+}
+
+// A ChannelSender delivers one edition to a batch of subscriptions of its
+// channel, one Result per subscription. err != nil means the whole batch
+// failed (server down): nothing is recorded, the job retries.
+type ChannelSender interface {
+	Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]Result, error)
+}
+
+// A StreamSender is a ChannelSender that can report each Result as soon as
+// it is known, so the fan-out records deliveries while the batch is still
+// going and a crash repeats at most the messages in flight. emit is called
+// from one goroutine at a time; the error means what Send's does.
+type StreamSender interface {
+	ChannelSender
+	SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error
 }

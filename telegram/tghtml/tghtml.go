@@ -14,9 +14,7 @@
 package tghtml
 
 import (
-	"errors"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -25,15 +23,20 @@ import (
 // the Bot API ("MessageEntity": offset and length are in UTF-16 code units).
 const MaxMessageLen = 4096
 
-// ErrNotUTF8 is the Bot API answer to a string that is not valid UTF-8.
-var ErrNotUTF8 = errors.New("Bad Request: strings must be encoded in UTF-8") //nolint:staticcheck // ST1005: mirrors the Bot API's error text
-
-// ErrEmpty and ErrTooLong are the Bot API answers to a message whose parsed
-// text is empty (only whitespace) or longer than MaxMessageLen.
-var (
-	ErrEmpty   = errors.New("Bad Request: message text is empty") //nolint:staticcheck // ST1005: mirrors the Bot API
-	ErrTooLong = errors.New("Bad Request: message is too long")   //nolint:staticcheck // ST1005: mirrors the Bot API
+// The Bot API's answers, word for word, so that the fake server can return
+// them as the error description: a string that is not valid UTF-8, a message
+// whose parsed text is blank, and one longer than MaxMessageLen.
+// They are constants (see APIError), compared with errors.Is or ==.
+const (
+	ErrNotUTF8 APIError = "Bad Request: strings must be encoded in UTF-8"
+	ErrEmpty   APIError = "Bad Request: message text is empty"
+	ErrTooLong APIError = "Bad Request: message is too long"
 )
+
+// APIError is an error whose text is a Bot API error description.
+type APIError string
+
+func (e APIError) Error() string { return string(e) }
 
 // ParseError is a refused message. Its text mirrors the Bot API's
 // ("Bad Request: can't parse entities: Unsupported start tag "script" at
@@ -148,15 +151,14 @@ func Text(s string) (string, error) {
 // Check validates s as sendMessage would: valid HTML, a parsed text that is
 // not blank and at most MaxMessageLen UTF-16 code units.
 func Check(s string) error {
-	text, ents, err := Parse(s)
-	_ = ents
+	text, err := Text(s)
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(text) == "" {
 		return ErrEmpty
 	}
-	if n := len(utf16.Encode([]rune(text))); n > MaxMessageLen {
+	if Len16Raw(text) > MaxMessageLen {
 		return ErrTooLong
 	}
 	return nil

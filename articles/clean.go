@@ -1,0 +1,687 @@
+package articles
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// MaxLead is the longest lead digestbot stores, in characters (runes).
+const MaxLead = 300
+
+// maxLeadSentences is how many sentences a lead holds at most.
+const maxLeadSentences = 3
+
+// Cleaner turns outside text (HTML fragments, plain text, titles) into the
+// plain text digestbot stores. Build it once with NewCleaner: it holds a
+// bluemonday policy, which is safe for concurrent use, and no other state.
+type Cleaner struct {
+	policy *bluemonday.Policy
+}
+
+// NewCleaner builds the sanitizing policy. The policy keeps only structure
+// (blocks, figures, captions) and the class/id hints used to recognise
+// boilerplate; everything that can execute or load (script, style, iframe,
+// object, event handlers, URLs) is gone before any text is read, and the
+// content of interactive and boilerplate elements (forms, buttons, nav,
+// asides) is dropped with them.
+func NewCleaner() *Cleaner {
+	p := bluemonday.NewPolicy()
+	p.AllowElements(
+		"p", "div", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+		"ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre",
+		"figure", "figcaption", "section", "article", "main", "header", "footer",
+		"table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption",
+		"span", "b", "i", "em", "strong", "u", "s", "small", "sub", "sup", "code",
+		"q", "cite", "abbr", "time", "mark", "a",
+	)
+	// class, id and aria-hidden carry no script; they tell boilerplate
+	// ("newsletter-promo", "ad-slot", hidden mobile copies) from the story.
+	p.AllowAttrs("class", "id").Matching(regexp.MustCompile(`^[\p{L}\p{N}_\- ]{1,200}$`)).Globally()
+	p.AllowAttrs("aria-hidden", "hidden").Globally()
+	p.SkipElementsContent(
+		"script", "style", "noscript", "template", "iframe", "frame", "frameset",
+		"object", "embed", "applet", "svg", "math", "canvas", "audio", "video",
+		"form", "button", "select", "textarea", "option", "label",
+		"nav", "aside", "head", "title",
+	)
+	p.AddSpaceWhenStrippingTag(true)
+	return &Cleaner{policy: p}
+}
+
+// para is one paragraph of extracted text. caption marks text that came
+// from a figure caption; such text never becomes a lead.
+type para struct {
+	text    string
+	caption bool
+}
+
+// Paragraphs returns the cleaned body paragraphs of an HTML fragment:
+// sanitized, stripped to plain text, whitespace normalized, photo captions
+// and promos removed, repeated paragraphs kept once.
+func (c *Cleaner) Paragraphs(fragment string) []string {
+	return texts(cleanBody(c.htmlParagraphs(fragment)))
+}
+
+// Text is Paragraphs joined by blank lines.
+func (c *Cleaner) Text(fragment string) string {
+	return strings.Join(c.Paragraphs(fragment), "\n\n")
+}
+
+// Lead returns the lead of an HTML fragment: see LeadOf. Captions and
+// repeated paragraphs are never lead candidates.
+func (c *Cleaner) Lead(fragment string) string {
+	return leadOf(cleanBody(c.htmlParagraphs(fragment)))
+}
+
+// TextParagraphs is Paragraphs for plain text (a scraper's text file, a
+// JSON Feed content_text): paragraphs are separated by blank lines, or by
+// line breaks when the text has no blank line at all. Markup-looking text is
+// kept as the literal text it is.
+func TextParagraphs(text string) []string {
+	return texts(cleanBody(plainParagraphs(text)))
+}
+
+// TextLead is Lead for plain text.
+func TextLead(text string) string {
+	return leadOf(cleanBody(plainParagraphs(text)))
+}
+
+// Title cleans a headline. Titles are plain text (see ParseFeed for when a
+// feed's title counts as HTML): isHTML strips real markup and decodes its
+// entities; otherwise the text is kept literally, `<b>` and `&amp;`
+// included, and only whitespace is normalized, so a CR/LF can never reach
+// an email Subject header.
+func (c *Cleaner) Title(raw string, isHTML bool) string {
+	if !isHTML {
+		return NormalizeText(raw)
+	}
+	ps := c.htmlParagraphs(raw)
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		parts = append(parts, p.text)
+	}
+	return strings.Join(parts, " ")
+}
+
+// PlainText normalizes a short plain-text field (byline, section, source).
+func PlainText(s string) string { return NormalizeText(s) }
+
+// htmlParagraphs sanitizes fragment and splits its text into paragraphs at
+// block boundaries.
+func (c *Cleaner) htmlParagraphs(fragment string) []para {
+	if strings.TrimSpace(fragment) == "" {
+		return nil
+	}
+	if !strings.ContainsAny(fragment, "<&") {
+		// No markup and no entity: HTML whitespace rules make it one paragraph.
+		if t := NormalizeText(fragment); t != "" {
+			return []para{{text: t}}
+		}
+		return nil
+	}
+	safe := c.policy.Sanitize(fragment)
+	return splitBlocks(safe)
+}
+
+// splitBlocks walks sanitized HTML. Text inside boilerplate elements (by
+// class or id: newsletter, promo, ad, related, share, cookie …) or hidden
+// ones is skipped; figcaption text is flagged as caption.
+func splitBlocks(safe string) []para {
+	z := html.NewTokenizer(strings.NewReader(safe))
+	var (
+		out      []para
+		cur      strings.Builder
+		caption  int // depth inside figcaption/caption elements
+		skip     int // depth inside skipped elements, 0 = reading
+		skipTag  []atom.Atom
+		capStack []bool
+	)
+	flush := func() {
+		t := NormalizeText(cur.String())
+		cur.Reset()
+		if t != "" {
+			out = append(out, para{text: t, caption: caption > 0})
+		}
+	}
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			flush()
+			return out
+		case html.TextToken:
+			if skip == 0 {
+				cur.Write(z.Text())
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			if skip > 0 {
+				if tt == html.StartTagToken && !isVoid(a) {
+					skipTag = append(skipTag, a)
+					skip++
+				}
+				continue
+			}
+			isCaption := a == atom.Figcaption || a == atom.Caption
+			hidden := false
+			for hasAttr {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				switch string(k) {
+				case "class", "id":
+					if boilerplateHint(string(v)) {
+						hidden = true
+					}
+					if captionHint(string(v)) {
+						isCaption = true
+					}
+				case "aria-hidden":
+					if string(v) == "true" {
+						hidden = true
+					}
+				case "hidden":
+					hidden = true
+				}
+			}
+			if hidden && tt == html.StartTagToken && !isVoid(a) {
+				flush()
+				skip = 1
+				skipTag = append(skipTag[:0], a)
+				continue
+			}
+			if isBlock(a) {
+				flush()
+			}
+			if tt == html.StartTagToken && !isVoid(a) {
+				capStack = append(capStack, isCaption)
+				if isCaption {
+					flush()
+					caption++
+				}
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			if skip > 0 {
+				// Unbalanced markup: close back to the matching open tag.
+				for i := len(skipTag) - 1; i >= 0; i-- {
+					if skipTag[i] == a {
+						skip = i
+						skipTag = skipTag[:i]
+						break
+					}
+				}
+				continue
+			}
+			if isBlock(a) {
+				flush()
+			}
+			if n := len(capStack); n > 0 {
+				if capStack[n-1] {
+					flush()
+					caption--
+				}
+				capStack = capStack[:n-1]
+			}
+		}
+	}
+}
+
+func isVoid(a atom.Atom) bool {
+	switch a {
+	case atom.Br, atom.Hr, atom.Img, atom.Input, atom.Meta, atom.Link, atom.Wbr,
+		atom.Area, atom.Base, atom.Col, atom.Embed, atom.Source, atom.Track, atom.Param:
+		return true
+	}
+	return false
+}
+
+func isBlock(a atom.Atom) bool {
+	switch a {
+	case atom.P, atom.Div, atom.Br, atom.Hr, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6,
+		atom.Ul, atom.Ol, atom.Li, atom.Dl, atom.Dt, atom.Dd, atom.Blockquote, atom.Pre,
+		atom.Figure, atom.Figcaption, atom.Section, atom.Article, atom.Main, atom.Header, atom.Footer,
+		atom.Table, atom.Tr, atom.Td, atom.Th, atom.Caption, atom.Aside, atom.Nav:
+		return true
+	}
+	return false
+}
+
+// boilerplateWords are class/id words that mark page furniture rather than
+// the story. Words are whole tokens of the class (split at space, - and _),
+// so "ad-slot" matches and "headline" does not.
+var boilerplateWords = map[string]bool{
+	"ad": true, "ads": true, "adslot": true, "advert": true, "advertisement": true,
+	"sponsor": true, "sponsored": true, "promo": true, "promotion": true,
+	"newsletter": true, "newsletters": true, "signup": true, "subscribe": true,
+	"subscription": true, "related": true, "recirc": true, "share": true,
+	"sharing": true, "social": true, "cookie": true, "cookies": true, "consent": true,
+	"breadcrumb": true, "breadcrumbs": true, "comments": true, "paywall": true,
+	"popup": true, "modal": true, "outbrain": true, "taboola": true, "tags": true,
+	"skip": true, "print": true,
+}
+
+func boilerplateHint(v string) bool {
+	for _, w := range classWords(v) {
+		if boilerplateWords[w] {
+			return true
+		}
+	}
+	// "sign-up" splits into two words.
+	return strings.Contains(strings.ToLower(v), "sign-up")
+}
+
+func captionHint(v string) bool {
+	for _, w := range classWords(v) {
+		if w == "caption" || w == "figcaption" || w == "credit" {
+			return true
+		}
+	}
+	return false
+}
+
+func classWords(v string) []string {
+	return strings.FieldsFunc(strings.ToLower(v), func(r rune) bool {
+		return r == ' ' || r == '-' || r == '_'
+	})
+}
+
+// plainParagraphs splits plain text into paragraphs.
+func plainParagraphs(text string) []para {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.ReplaceAll(text, "\r", "\n")
+	var chunks []string
+	if strings.Contains(text, "\n\n") || strings.Contains(text, "\n \n") {
+		chunks = splitBlankLines(text)
+	} else {
+		chunks = strings.Split(text, "\n")
+	}
+	out := make([]para, 0, len(chunks))
+	for _, ch := range chunks {
+		if t := NormalizeText(ch); t != "" {
+			out = append(out, para{text: t})
+		}
+	}
+	return out
+}
+
+func splitBlankLines(text string) []string {
+	var (
+		out  []string
+		cur  strings.Builder
+		have bool
+	)
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.TrimSpace(line) == "" {
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+			continue
+		}
+		if have {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(line)
+		have = true
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// NormalizeText makes one line of plain text: invalid UTF-8 replaced, every
+// control character (CR, LF, tab, C1) and every Unicode space (NBSP, thin
+// space …) turned into a plain space, runs of spaces collapsed, ends
+// trimmed. Format characters are kept: bidi controls such as U+202E and the
+// zero-width joiners of emoji sequences are part of the text; renderers
+// isolate them.
+func NormalizeText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if r == '\ufeff' || r == '\u200b' { // BOM and zero-width space: invisible noise
+			continue
+		}
+		if r < 0x80 {
+			if r <= ' ' || r == 0x7f {
+				space = true
+				continue
+			}
+		} else if unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) || unicode.IsControl(r) ||
+			r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// creditRe matches a trailing parenthesized photo credit.
+var creditRe = regexp.MustCompile(`^\([^()]{1,200}\)$`)
+
+// agencyCreditRe recognises a paragraph that ends with a photo credit even
+// when the caption is not repeated elsewhere.
+var agencyCreditRe = regexp.MustCompile(`(?i)\((?:[^()]*\b(?:photo|photos|photograph|getty|pool|reuters|ap|afp|epa|courtesy|credit|images?|file)\b[^()]*)\)$`)
+
+// captionScan bounds the caption search: captions sit with their photo at
+// the top of a story, and the pairwise prefix check is quadratic.
+const captionScan = 64
+
+// cleanBody turns raw paragraphs into the story's body. Photo captions go:
+// a paragraph marked up as a caption, a paragraph that a later one repeats
+// with a parenthesized credit added ("… 2023." then "… 2023. (Name,
+// Agency)"), or a leading paragraph ending in an agency credit. A paragraph
+// repeated exactly is kept once but flagged (para.caption), so it is never
+// a lead candidate: it is a caption or a pull quote, not the story's top.
+// Promos go wherever they are, and more loosely at the end.
+func cleanBody(ps []para) []para {
+	n := len(ps)
+	if n == 0 {
+		return nil
+	}
+	drop := make([]bool, n)
+	noLead := make([]bool, n)
+	for i := range ps {
+		drop[i] = ps[i].caption
+	}
+	seen := make(map[string]int, n)
+	for i, p := range ps {
+		if j, ok := seen[p.text]; ok {
+			noLead[j], drop[i] = true, true
+			continue
+		}
+		seen[p.text] = i
+	}
+	scan := min(n, captionScan)
+	for i := 0; i < scan; i++ {
+		for j := 0; j < scan; j++ {
+			if i == j || len(ps[j].text) <= len(ps[i].text) {
+				continue
+			}
+			if rest, ok := strings.CutPrefix(ps[j].text, ps[i].text); ok {
+				if creditRe.MatchString(strings.TrimSpace(rest)) {
+					drop[i], drop[j] = true, true
+				}
+			}
+		}
+	}
+	for i := 0; i < n && i < 3; i++ {
+		if len(ps[i].text) < 600 && agencyCreditRe.MatchString(ps[i].text) {
+			drop[i] = true
+		}
+	}
+	body := make([]para, 0, n)
+	for i, p := range ps {
+		if drop[i] || isPromo(p.text, false) {
+			continue
+		}
+		body = append(body, para{text: p.text, caption: noLead[i]})
+	}
+	// Trailing promos are looser: anything promo-like at the very end goes.
+	for len(body) > 0 && isPromo(body[len(body)-1].text, true) {
+		body = body[:len(body)-1]
+	}
+	return body
+}
+
+func texts(ps []para) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.text
+	}
+	return out
+}
+
+// leadOf builds the lead from the paragraphs that may lead.
+func leadOf(ps []para) string {
+	cands := make([]string, 0, min(len(ps), 8))
+	for _, p := range ps {
+		if !p.caption {
+			cands = append(cands, p.text)
+			if len(cands) == 8 { // three sentences never need more
+				break
+			}
+		}
+	}
+	return LeadOf(cands)
+}
+
+// promoRe matches newsletter and subscription calls to action wherever
+// they stand; promoTailRe adds patterns that only count at the end of a
+// story (attribution lines of syndicated feeds, social buttons).
+var (
+	promoRe = regexp.MustCompile(`(?i)^(?:` +
+		`sign[ -]?up\b|` +
+		`subscribe\b|` +
+		`(?:get|receive|want) (?:our|the|a|more)\b.{0,80}\b(?:newsletter|inbox|e-?mail|headlines|briefing)|` +
+		`(?:join|try) (?:our|the)\b.{0,40}\bnewsletter|` +
+		`(?:click|tap) here\b|` +
+		`don[’']t miss\b.{0,80}\b(?:newsletter|sign|subscribe|inbox)|` +
+		`never miss\b|` +
+		`already a (?:subscriber|member)\b|` +
+		`advertisement$|` +
+		`sponsored(?: content)?$|` +
+		`related(?: coverage| stories| articles)?:?$` +
+		`)`)
+	promoTailRe = regexp.MustCompile(`(?i)(?:` +
+		`^(?:read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b)|` +
+		`^the post .{1,300} appeared first on .{1,200}$|` +
+		`^(?:this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b)|` +
+		`^this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b|` +
+		`\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|` +
+		`\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b` +
+		`)`)
+)
+
+func isPromo(text string, tail bool) bool {
+	if len(text) > 400 {
+		return false // a promo is a line or two; a long paragraph is the story
+	}
+	if promoRe.MatchString(text) {
+		return true
+	}
+	return tail && promoTailRe.MatchString(text)
+}
+
+// LeadOf builds a lead from body paragraphs: whole sentences, at most three
+// and at most MaxLead characters, taken in order from the first paragraphs.
+// When even the first sentence is longer than MaxLead it is cut at a word
+// boundary and ends with "…".
+func LeadOf(body []string) string {
+	var (
+		b     strings.Builder
+		count int
+		runes int
+	)
+	for _, p := range body {
+		for _, s := range splitSentences(p) {
+			n := utf8.RuneCountInString(s)
+			if count == 0 {
+				if n > MaxLead {
+					return cutWords(s, MaxLead)
+				}
+				b.WriteString(s)
+				runes, count = n, 1
+				continue
+			}
+			if runes+1+n > MaxLead || count >= maxLeadSentences {
+				return b.String()
+			}
+			b.WriteByte(' ')
+			b.WriteString(s)
+			runes += 1 + n
+			count++
+		}
+		if count >= maxLeadSentences {
+			break
+		}
+	}
+	return b.String()
+}
+
+// FirstSentence returns the first sentence of text, cut like a lead.
+func FirstSentence(text string) string {
+	ss := splitSentences(NormalizeText(text))
+	if len(ss) == 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(ss[0]) > MaxLead {
+		return cutWords(ss[0], MaxLead)
+	}
+	return ss[0]
+}
+
+// cutWords cuts s to at most max runes, ellipsis included, at a space.
+func cutWords(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	rs := []rune(s)
+	cut := max - 1
+	for i := cut; i > max/2; i-- {
+		if rs[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimRightFunc(string(rs[:cut]), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '”' && r != '"'
+	}) + "…"
+}
+
+// abbreviations end with a period that does not end a sentence (AP style
+// titles, months, states and common Latin). Lower-case, without the dot.
+var abbreviations = map[string]bool{
+	"mr": true, "mrs": true, "ms": true, "dr": true, "prof": true, "sr": true, "jr": true,
+	"st": true, "mt": true, "ft": true, "no": true, "vs": true, "etc": true, "inc": true,
+	"corp": true, "co": true, "ltd": true, "llc": true, "bros": true,
+	"gen": true, "lt": true, "col": true, "maj": true, "capt": true, "cpt": true, "sgt": true,
+	"cpl": true, "pvt": true, "adm": true, "cmdr": true, "brig": true, "rear": true,
+	"sen": true, "rep": true, "gov": true, "pres": true, "supt": true, "rev": true, "hon": true,
+	"atty": true, "sec": true, "dept": true, "est": true, "approx": true,
+	"jan": true, "feb": true, "mar": true, "apr": true, "jun": true, "jul": true, "aug": true,
+	"sep": true, "sept": true, "oct": true, "nov": true, "dec": true,
+	"ala": true, "ariz": true, "ark": true, "calif": true, "colo": true, "conn": true,
+	"del": true, "fla": true, "ga": true, "ill": true, "ind": true, "kan": true, "ky": true,
+	"la": true, "md": true, "mass": true, "mich": true, "minn": true, "miss": true,
+	"mo": true, "mont": true, "neb": true, "nev": true, "okla": true, "ore": true, "pa": true,
+	"tenn": true, "va": true, "vt": true, "wash": true, "wis": true, "wyo": true,
+	"e.g": true, "i.e": true, "a.m": true, "p.m": true, "u.s": true, "u.n": true, "u.k": true,
+	"d.c": true, "e.u": true,
+}
+
+// splitSentences splits one paragraph into sentences. A sentence ends at
+// . ! ? or … (with any closing quotes or brackets) followed by a space and
+// a capital letter, a digit-free opener or a quote, unless the period ends
+// an abbreviation ("U.S.", "Gen.", "Sept.") or an initial ("J.").
+func splitSentences(p string) []string {
+	var out []string
+	start := 0
+	rs := p
+	for i := 0; i < len(rs); {
+		r, size := utf8.DecodeRuneInString(rs[i:])
+		i += size
+		if r != '.' && r != '!' && r != '?' && r != '…' {
+			continue
+		}
+		end := i
+		// closing punctuation stays with the sentence
+		for end < len(rs) {
+			c, sz := utf8.DecodeRuneInString(rs[end:])
+			if !strings.ContainsRune(`"'”’)]»`+"\u00bb", c) && c != '.' && c != '!' && c != '?' {
+				break
+			}
+			end += sz
+		}
+		if end >= len(rs) {
+			break
+		}
+		if rs[end] != ' ' {
+			i = end
+			continue
+		}
+		next, _ := utf8.DecodeRuneInString(rs[end+1:])
+		if !(unicode.IsUpper(next) || strings.ContainsRune(`"“‘'(¿¡`, next) || unicode.IsLetter(next) && !unicode.IsLower(next)) {
+			i = end
+			continue
+		}
+		if r == '.' && isAbbrevBefore(rs[:i-size]) {
+			i = end
+			continue
+		}
+		if s := strings.TrimSpace(rs[start:end]); s != "" {
+			out = append(out, s)
+		}
+		start = end + 1
+		i = end + 1
+	}
+	if s := strings.TrimSpace(rs[start:]); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// isAbbrevBefore reports whether the word ending text (the period already
+// removed) is an abbreviation or an initial.
+func isAbbrevBefore(text string) bool {
+	i := strings.LastIndexFunc(text, func(r rune) bool {
+		return unicode.IsSpace(r) || r == '(' || r == '"' || r == '“' || r == '‘' || r == '—' || r == '–' || r == '/'
+	})
+	word := text
+	if i >= 0 {
+		_, size := utf8.DecodeRuneInString(text[i:])
+		word = text[i+size:]
+	}
+	if word == "" {
+		return false
+	}
+	if utf8.RuneCountInString(word) == 1 {
+		r, _ := utf8.DecodeRuneInString(word)
+		return unicode.IsUpper(r) // initial: "John F. Kennedy"
+	}
+	lw := strings.ToLower(word)
+	if abbreviations[lw] {
+		return true
+	}
+	// Dotted acronyms of single letters: "U.S", "U.N", "N.Y", "a.m"
+	if strings.Contains(lw, ".") {
+		for _, part := range strings.Split(lw, ".") {
+			if utf8.RuneCountInString(part) > 1 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// contentHash identifies an article's visible text, so the store can skip
+// updates that change nothing.
+func contentHash(title, lead string) string {
+	h := sha256.New()
+	h.Write([]byte(title))
+	h.Write([]byte{0})
+	h.Write([]byte(lead))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

@@ -1,0 +1,114 @@
+package articles
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// article-page.html: README §5, web page form of the seed.
+func TestArticlePage(t *testing.T) {
+	a, body, err := NewCleaner().extractPage(readFixture(t, "article-page.html"), "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeed(t, "page", a)
+	if a.URL != seedURL {
+		t.Errorf("canonical %q", a.URL)
+	}
+	if a.Title != "Kim promises Putin full backing as leaders meet at Russian spaceport" {
+		t.Errorf("title %q", a.Title)
+	}
+	if !a.PublishedAt.Equal(time.Date(2023, 9, 13, 13, 5, 0, 0, time.UTC)) {
+		t.Errorf("published %s", a.PublishedAt)
+	}
+	if a.Byline != "Michelle Ye Hee Lee and Mary Ilyushina" {
+		t.Errorf("byline %q", a.Byline)
+	}
+	if a.ImageURL != "https://stripes.example/img/2023/09/13/kim-putin-vostochny-1200x800.jpg" {
+		t.Errorf("image %q", a.ImageURL)
+	}
+	if a.Source != "Pacific Stripes Daily" {
+		t.Errorf("source %q", a.Source)
+	}
+	// Body: seed paragraphs 3–44, nothing else.
+	seed := TextParagraphs(string(readSeed(t)))
+	if len(body) != 42 || len(seed) != 42 {
+		t.Fatalf("body has %d paragraphs, seed text %d; want 42", len(body), len(seed))
+	}
+	for i := range body {
+		if body[i] != seed[i] {
+			t.Errorf("paragraph %d:\n page %q\n seed %q", i+3, body[i], seed[i])
+		}
+	}
+	if !strings.HasPrefix(body[0], "SEOUL — ") || !strings.HasPrefix(body[41], "Ilyushina reported from Riga") {
+		t.Errorf("body bounds: %q … %q", body[0], body[41])
+	}
+	all := strings.Join(body, "\n")
+	for _, junk := range []string{"cookies", "Accept all", "Skip to content", "Subscribe", "Related", "Advertisement",
+		"Sign Up", "Sign up", "About us", "All rights reserved", "Tags:", "Share", "Published:", seedCaption} {
+		if strings.Contains(all, junk) {
+			t.Errorf("body has %q", junk)
+		}
+	}
+}
+
+// Page and feed item of the seed are one article: same canonical URL.
+func TestPageAndFeedItemShareURL(t *testing.T) {
+	page, err := ExtractPage(readFixture(t, "article-page.html"), "https://stripes.example/theaters/asia_pacific/2023-09-13/kim-jong-un-putin-vostochny-cosmodrome-11283746.html?utm_source=newsletter#comments", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var item Article
+	for _, a := range parseFixture(t, "pacific-stripes.rss.xml").Articles {
+		if a.GUID == "stripes-11283746" {
+			item = a
+		}
+	}
+	if page.URL != item.URL || page.URL != seedURL {
+		t.Errorf("page %q, item %q", page.URL, item.URL)
+	}
+}
+
+func TestExtractPageFallbacks(t *testing.T) {
+	// No Open Graph: JSON-LD, then <title>, relative canonical against the page URL.
+	doc := `<!doctype html><html><head><title>Harbor reopens | Bay Times</title>
+<link rel="canonical" href="/news/harbor-reopens?utm_source=x">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite","name":"Bay Times"},
+{"@type":"NewsArticle","headline":"Harbor reopens after storm","datePublished":"2023-09-13T08:00:00-04:00",
+"author":[{"@type":"Person","name":"Ann Lee"},{"@type":"Person","name":"Bo Chan"}],"image":{"url":"/img/h.jpg"},
+"publisher":{"name":"Bay Times"}}]}</script></head>
+<body><nav>Home News</nav><div class="cookie-banner">We use cookies.</div>
+<article><h1>Harbor reopens after storm</h1><p>The harbor reopened on Wednesday after crews cleared debris left by the storm, the port authority said. Ferries resumed at noon.</p>
+<p>Officials said damage was lighter than feared, though two piers remain closed for repairs and inspections this week.</p>
+<div class="newsletter-signup"><p>Sign up for our newsletter</p></div></article>
+<footer>© Bay Times</footer></body></html>`
+	a, err := ExtractPage([]byte(doc), "https://bay.example/x/y", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.URL != "https://bay.example/news/harbor-reopens" || a.Title != "Harbor reopens after storm" ||
+		a.Byline != "Ann Lee and Bo Chan" || a.ImageURL != "https://bay.example/img/h.jpg" || a.Source != "Bay Times" ||
+		!a.PublishedAt.Equal(time.Date(2023, 9, 13, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("%+v", a)
+	}
+	if !strings.HasPrefix(a.Lead, "The harbor reopened on Wednesday") || strings.Contains(a.Lead, "cookies") || strings.Contains(a.Lead, "Sign up") {
+		t.Errorf("lead %q", a.Lead)
+	}
+
+	// Only a title and a description.
+	a, err = ExtractPage([]byte(`<html><head><title>Short page</title><meta name="description" content="A description. Two."></head><body></body></html>`), "", testNow)
+	if err != nil || a.Title != "Short page" || a.Lead != "A description. Two." || a.URL != "" {
+		t.Errorf("%v %+v", err, a)
+	}
+	// Nothing at all.
+	if _, err := ExtractPage([]byte(`<html><body></body></html>`), "", testNow); err == nil {
+		t.Error("empty page accepted")
+	}
+	// A hostile page: scripts and handlers never reach the text.
+	a, err = ExtractPage([]byte(`<html><head><meta property="og:title" content="T &lt;b&gt;"><meta property="og:url" content="javascript:alert(1)">
+<meta property="og:image" content="data:image/png;base64,AA"></head><body><article><p onclick="x()">Body text here. <script>alert(1)</script>More.</p></article></body></html>`), "", testNow)
+	if err != nil || a.URL != "" || a.ImageURL != "" || strings.Contains(a.Lead, "alert") || a.Title != "T <b>" {
+		t.Errorf("%v %+v", err, a)
+	}
+}

@@ -1,0 +1,404 @@
+// Package bot turns Telegram updates into digestbot's reader and admin
+// commands (SPEC §4 "Telegram commands"). It is transport-agnostic about
+// polling: telegram.Poller calls Bot.HandleUpdate for each update.
+//
+// Wiring (main):
+//
+//	client, _ := telegram.New(ctx, telegram.Config{Token: cfg.Telegram.Token, APIEndpoint: cfg.Telegram.APIEndpoint, ...})
+//	sender := telegram.NewSender(client, telegram.SenderOptions{Render: renderOpts})
+//	b, _ := bot.New(bot.Config{...}, bot.Deps{Telegram: client, Digests: sender, Subscriptions: svc, Store: st, ...})
+//	poller := &telegram.Poller{Client: client, State: st, Handle: b.HandleUpdate}
+//	go poller.Run(ctx)
+//	// fan-out hook: OnFinished → b.EditionFinished
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+	"github.com/digestbot/digestbot/telegram"
+	"github.com/digestbot/digestbot/telegram/tghtml"
+)
+
+// Config is what the bot needs from the configuration.
+type Config struct {
+	Title    string         // newsletter.title
+	Schedule string         // newsletter.schedule (cron spec), described to readers in words
+	Location *time.Location // newsletter.timezone
+	Sections []string       // newsletter.sections, in order
+	Admins   []int64        // telegram.admins (user ids)
+	Channels []string       // telegram.channels: each finished edition is posted there
+	// Newsletter is the edition key (digest.DefaultNewsletter when empty).
+	Newsletter string
+}
+
+// Telegram sends the bot's replies; *telegram.Client implements it.
+type Telegram interface {
+	Username() string
+	SendMessage(ctx context.Context, m telegram.Message) (tgbotapi.Message, error)
+	EditMessageText(ctx context.Context, chatID int64, messageID int, text string, kb *tgbotapi.InlineKeyboardMarkup) error
+	AnswerCallbackQuery(ctx context.Context, id, text string) error
+}
+
+// Digests sends rendered editions; *telegram.Sender implements it.
+type Digests interface {
+	Deliver(ctx context.Context, chatID int64, ed digest.Edition, sections []string) error
+	SendPreview(ctx context.Context, chatID int64, ed digest.Edition) error
+	Post(ctx context.Context, chat string, ed digest.Edition) error
+}
+
+// Subscriptions runs subscriptions' life cycle; *subscribers.Service
+// implements it.
+type Subscriptions interface {
+	SubscribeTelegram(ctx context.Context, chatID int64, source string) (subscribers.Subscription, error)
+	UnsubscribeTelegram(ctx context.Context, chatID int64) (subscribers.Subscription, error)
+	SetSectionsByID(ctx context.Context, id int64, sections []string) (subscribers.Subscription, error)
+	LinkEmail(ctx context.Context, address string, sections []string, source string) error
+}
+
+// Store is what the bot reads and writes directly; *store.Store
+// implements it.
+type Store interface {
+	FindSubscription(ctx context.Context, ch subscribers.Channel, address string) (subscribers.Subscription, error)
+	SetSubscriptionStatus(ctx context.Context, id int64, st subscribers.Status, at time.Time) error
+	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
+	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
+
+	GetEdition(ctx context.Context, id int64) (digest.Edition, error)
+	ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error)
+	DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error)
+
+	ListArticles(ctx context.Context, beforeID int64, limit int) ([]articles.Article, error)
+	UpdateArticle(ctx context.Context, id int64, p articles.Patch) (articles.Article, error)
+
+	ListFeeds(ctx context.Context) ([]articles.Feed, error)
+	GetFeed(ctx context.Context, id int64) (articles.Feed, error)
+	UpsertFeed(ctx context.Context, f articles.Feed) (articles.Feed, error)
+	DeleteFeed(ctx context.Context, id int64) error
+
+	GetState(ctx context.Context, key string) (string, error)
+	SetState(ctx context.Context, key, value string) error
+}
+
+// Editions builds editions; the digest builder implements it.
+type Editions interface {
+	// Preview returns the next edition without storing it.
+	Preview(ctx context.Context) (digest.Edition, error)
+	// Build returns today's edition, building and storing it when it does
+	// not exist yet (created reports which).
+	Build(ctx context.Context) (ed digest.Edition, created bool, err error)
+}
+
+// Fanout starts, pauses and resumes an edition's delivery; delivery's
+// fan-out implements it.
+type Fanout interface {
+	Start(ctx context.Context, editionID int64) error
+	Pause(ctx context.Context, editionID int64) error
+	Resume(ctx context.Context, editionID int64) error
+}
+
+// Importer stores the article (or feed items) at a URL; *articles.Importer
+// implements it.
+type Importer interface {
+	Import(ctx context.Context, src string, opts articles.ImportOptions) ([]articles.Article, error)
+}
+
+// FeedChecker fetches and parses a feed before it is added (/addfeed);
+// FeedProbe implements it.
+type FeedChecker interface {
+	CheckFeed(ctx context.Context, url string) (articles.FeedResult, error)
+}
+
+// Deps are the bot's collaborators. Telegram, Digests, Subscriptions and
+// Store are required; a nil Editions, Fanout, Importer or Feeds makes the
+// commands that need it answer that the feature is not available.
+type Deps struct {
+	Telegram      Telegram
+	Digests       Digests
+	Subscriptions Subscriptions
+	Store         Store
+	Editions      Editions
+	Fanout        Fanout
+	Importer      Importer
+	Feeds         FeedChecker
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Bot handles updates. Construct it with New.
+type Bot struct {
+	cfg  Config
+	d    Deps
+	log  *slog.Logger
+	now  func() time.Time
+	when string // the schedule in words
+
+	bg    sync.WaitGroup
+	slots chan struct{} // bounds background commands
+}
+
+// New returns a Bot.
+func New(cfg Config, d Deps) (*Bot, error) {
+	if d.Telegram == nil || d.Digests == nil || d.Subscriptions == nil || d.Store == nil {
+		return nil, errors.New("bot: Telegram, Digests, Subscriptions and Store are required")
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Newsletter == "" {
+		cfg.Newsletter = digest.DefaultNewsletter
+	}
+	if cfg.Title == "" {
+		cfg.Title = "Daily Headlines"
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Bot{
+		cfg: cfg, d: d, log: d.Log, now: d.Now,
+		when:  DescribeSchedule(cfg.Schedule, cfg.Location),
+		slots: make(chan struct{}, 4),
+	}, nil
+}
+
+// Wait blocks until background commands (/post, /addfeed, /preview) are
+// done: for shutdown and tests.
+func (b *Bot) Wait() { b.bg.Wait() }
+
+// request is one command as the bot sees it.
+type request struct {
+	chat    int64
+	chatTyp string // private, group, supergroup, channel
+	user    int64  // 0 when Telegram did not say (anonymous admin, channel)
+	cmd     string // lower case, without "/" and "@bot"
+	args    string
+}
+
+func (r request) private() bool { return r.chatTyp == "private" }
+
+// HandleUpdate handles one update; it is telegram.Poller's Handle.
+func (b *Bot) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
+	switch {
+	case u.Message != nil:
+		return b.onMessage(ctx, u.Message)
+	case u.CallbackQuery != nil:
+		return b.onCallback(ctx, u.CallbackQuery)
+	case u.MyChatMember != nil:
+		return b.onMyChatMember(ctx, u.MyChatMember)
+	case u.ChannelPost != nil:
+		// Posts in the publisher's channels (telegram.channels) are not
+		// commands: editions are posted there by EditionFinished.
+		return nil
+	}
+	return nil
+}
+
+// parseCommand splits "/cmd@bot args". ok is false for text that is not a
+// command. Telegram's bot_command entity is not needed: a command is the
+// first word when it starts with "/" (https://core.telegram.org/bots/features#commands).
+func parseCommand(text string) (cmd, at, args string, ok bool) {
+	if !strings.HasPrefix(text, "/") {
+		return "", "", "", false
+	}
+	word, rest, _ := strings.Cut(text, " ")
+	if i := strings.IndexAny(word, "\n\t"); i >= 0 {
+		word, rest = word[:i], word[i+1:]+" "+rest
+	}
+	cmd, at, _ = strings.Cut(word[1:], "@")
+	if cmd == "" || len(cmd) > 32 {
+		return "", "", "", false
+	}
+	return strings.ToLower(cmd), at, strings.TrimSpace(rest), true
+}
+
+func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message) error {
+	if m.Chat == nil {
+		return nil
+	}
+	if m.MigrateToChatID != 0 {
+		return b.onMigrate(ctx, m.Chat.ID, m.MigrateToChatID)
+	}
+	r := request{chat: m.Chat.ID, chatTyp: m.Chat.Type}
+	if m.From != nil {
+		r.user = m.From.ID
+	}
+	cmd, at, args, ok := parseCommand(m.Text)
+	if !ok {
+		if r.private() && m.Text != "" {
+			return b.reply(ctx, r.chat, "I answer commands; here they are.\n\n"+b.helpText(r.user), nil)
+		}
+		return nil // group chatter (privacy mode lets little of it through)
+	}
+	if at != "" && !strings.EqualFold(at, b.d.Telegram.Username()) {
+		return nil // "/cmd@otherbot": another bot's command
+	}
+	r.cmd, r.args = cmd, args
+	return b.dispatch(ctx, r)
+}
+
+func (b *Bot) dispatch(ctx context.Context, r request) error {
+	reader := map[string]func(context.Context, request) error{
+		"start":       b.cmdStart,
+		"subscribe":   b.cmdSubscribe,
+		"unsubscribe": b.cmdUnsubscribe,
+		"stop":        b.cmdUnsubscribe,
+		"settings":    b.cmdSettings,
+		"email":       b.cmdEmail,
+		"latest":      b.cmdLatest,
+		"help":        b.cmdHelp,
+	}
+	admin := map[string]func(context.Context, request) error{
+		"stats":    b.cmdStats,
+		"preview":  b.cmdPreview,
+		"sendnow":  b.cmdSendNow,
+		"post":     b.cmdPost,
+		"articles": b.cmdArticles,
+		"pin":      b.cmdPin,
+		"hide":     b.cmdHide,
+		"feeds":    b.cmdFeeds,
+		"addfeed":  b.cmdAddFeed,
+		"rmfeed":   b.cmdRmFeed,
+		"pause":    b.cmdPause,
+		"resume":   b.cmdResume,
+	}
+	if h, ok := reader[r.cmd]; ok {
+		return b.run(ctx, r, h)
+	}
+	if h, ok := admin[r.cmd]; ok {
+		if !b.isAdmin(r.user) {
+			b.log.WarnContext(ctx, "bot: admin command refused", slog.Int64("user_id", r.user),
+				slog.Int64("chat_id", r.chat), slog.String("command", r.cmd))
+			return b.reply(ctx, r.chat, "Sorry, /"+tghtml.Escape(r.cmd)+" is only for the newsletter's editors.", nil)
+		}
+		b.log.InfoContext(ctx, "bot: admin command", slog.Int64("user_id", r.user), slog.String("command", r.cmd))
+		return b.run(ctx, r, h)
+	}
+	return b.reply(ctx, r.chat, "I don't know that command.\n\n"+b.helpText(r.user), nil)
+}
+
+// run calls h; an error that h did not answer itself gets a short apology,
+// so that every command gets a reply (SPEC §4).
+func (b *Bot) run(ctx context.Context, r request, h func(context.Context, request) error) error {
+	err := h(ctx, r)
+	if err == nil || errors.Is(err, errReplied) || ctx.Err() != nil {
+		return err
+	}
+	if rerr := b.reply(ctx, r.chat, "Something went wrong on our side; please try again later.", nil); rerr != nil {
+		b.log.WarnContext(ctx, "bot: apology not sent", slog.Int64("chat_id", r.chat), slog.String("error", rerr.Error()))
+	}
+	return fmt.Errorf("bot: /%s in chat %d: %w", r.cmd, r.chat, err)
+}
+
+// errReplied marks an error the user was already told about.
+var errReplied = errors.New("replied")
+
+func (b *Bot) isAdmin(user int64) bool {
+	return user != 0 && slices.Contains(b.cfg.Admins, user)
+}
+
+// reply sends an HTML message to chat. Outside strings in html must have
+// been escaped with tghtml.Escape.
+func (b *Bot) reply(ctx context.Context, chat int64, html string, kb *tgbotapi.InlineKeyboardMarkup) error {
+	_, err := b.d.Telegram.SendMessage(ctx, telegram.Message{Chat: telegram.ChatID(chat), Text: html, Keyboard: kb})
+	if err != nil {
+		return fmt.Errorf("bot: reply to %d: %w", chat, err)
+	}
+	return nil
+}
+
+// background runs a slow command (a fetch, a multi-message preview) off the
+// update loop, so one slow page does not hold up everyone's commands.
+func (b *Bot) background(ctx context.Context, r request, h func(context.Context, request) error) error {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		select {
+		case b.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-b.slots }()
+		if err := b.run(ctx, r, h); err != nil {
+			b.log.ErrorContext(ctx, "bot: command failed", slog.String("command", r.cmd), slog.Int64("chat_id", r.chat), slog.String("error", err.Error()))
+		}
+	}()
+	return nil
+}
+
+// subscription returns the chat's Telegram subscription; found is false
+// when it has none.
+func (b *Bot) subscription(ctx context.Context, chat int64) (sub subscribers.Subscription, found bool, err error) {
+	sub, err = b.d.Store.FindSubscription(ctx, subscribers.Telegram, strconv.FormatInt(chat, 10))
+	if errors.Is(err, subscribers.ErrNotFound) {
+		return subscribers.Subscription{}, false, nil
+	}
+	if err != nil {
+		return subscribers.Subscription{}, false, fmt.Errorf("bot: find subscription of chat %d: %w", chat, err)
+	}
+	return sub, true, nil
+}
+
+// onMyChatMember: the bot's own membership changed. In a private chat
+// "kicked" is the reader blocking the bot; in a group, "left" or "kicked"
+// its removal. The subscription becomes blocked. Unblocking ("member") does
+// not reactivate it: only the reader's /subscribe does
+// (https://core.telegram.org/bots/api#chatmemberupdated).
+func (b *Bot) onMyChatMember(ctx context.Context, u *tgbotapi.ChatMemberUpdated) error {
+	st := u.NewChatMember.Status
+	if st != "kicked" && st != "left" {
+		return nil
+	}
+	sub, found, err := b.subscription(ctx, u.Chat.ID)
+	if err != nil || !found {
+		return err
+	}
+	if sub.Status == subscribers.Blocked || sub.Status == subscribers.Unsubscribed {
+		return nil
+	}
+	if err := b.d.Store.SetSubscriptionStatus(ctx, sub.ID, subscribers.Blocked, b.now()); err != nil {
+		return fmt.Errorf("bot: block subscription %d: %w", sub.ID, err)
+	}
+	b.log.InfoContext(ctx, "bot: chat blocked the bot, subscription blocked", slog.Int64("subscription_id", sub.ID),
+		slog.Int64("chat_id", u.Chat.ID), slog.String("status", st))
+	return nil
+}
+
+// onMigrate: a group became a supergroup with a new id; its subscription
+// follows (https://core.telegram.org/bots/api#message migrate_to_chat_id).
+func (b *Bot) onMigrate(ctx context.Context, from, to int64) error {
+	sub, found, err := b.subscription(ctx, from)
+	if err != nil || !found {
+		return err
+	}
+	if err := b.d.Store.SetSubscriptionAddress(ctx, sub.ID, strconv.FormatInt(to, 10)); err != nil {
+		return fmt.Errorf("bot: move subscription %d to chat %d: %w", sub.ID, to, err)
+	}
+	b.log.InfoContext(ctx, "bot: group migrated", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", from), slog.Int64("new_chat_id", to))
+	return nil
+}
+
+// clip shortens s to n runes for a reply.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

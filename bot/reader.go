@@ -1,0 +1,369 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+	"github.com/digestbot/digestbot/telegram"
+	"github.com/digestbot/digestbot/telegram/tghtml"
+)
+
+// Callback data of the bot's own buttons. Every value stays far below the
+// Bot API's 64 bytes (https://core.telegram.org/bots/api#inlinekeyboardbutton):
+// sections are named by their index in newsletter.sections, never by name.
+const (
+	cbSubscribe  = "sub"  // "sub" or "sub:<start payload>"
+	cbSection    = "sec:" // "sec:<index>" toggles, "sec:all" resets
+	cbSectionAll = "sec:all"
+	// telegram.CallbackSettings and telegram.CallbackUnsubscribe come from
+	// the buttons under each digest.
+)
+
+// maxCallbackData is the Bot API's limit on callback_data, in bytes.
+const maxCallbackData = 64
+
+// sourceOf makes a /start payload a subscription source. Deep-link
+// payloads are "up to 64 characters" of A-Z, a-z, 0-9, _ and -
+// (https://core.telegram.org/bots/features#deep-linking); anything else is
+// dropped rather than stored.
+func sourceOf(payload string) string {
+	var b strings.Builder
+	for _, r := range payload {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			b.WriteRune(r)
+		}
+		if b.Len() == maxCallbackData-len(cbSubscribe)-1 {
+			break // it rides in the Subscribe button's callback data
+		}
+	}
+	return b.String()
+}
+
+func subscribeKeyboard(payload string) *tgbotapi.InlineKeyboardMarkup {
+	data := cbSubscribe
+	if p := sourceOf(payload); p != "" {
+		data += ":" + p
+	}
+	kb := tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
+		tgbotapi.NewInlineKeyboardButtonData("Subscribe", data)))
+	return &kb
+}
+
+// intro says what the digest is and when it comes.
+func (b *Bot) intro() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "<b>%s</b>\n", tghtml.Escape(b.cfg.Title))
+	s.WriteString("One message a day with the day's headlines")
+	if len(b.cfg.Sections) > 0 {
+		s.WriteString(" — " + tghtml.Escape(joinWords(b.cfg.Sections)))
+	}
+	s.WriteString(", each with a link to the full story.\n")
+	fmt.Fprintf(&s, "It comes %s.\n", tghtml.Escape(b.when))
+	return s.String()
+}
+
+func (b *Bot) cmdStart(ctx context.Context, r request) error {
+	sub, found, err := b.subscription(ctx, r.chat)
+	if err != nil {
+		return err
+	}
+	text := "Welcome! " + b.intro()
+	if found && sub.Status == subscribers.Active {
+		text += "\nYou are subscribed. /settings picks your sections, /latest sends the last digest now."
+		return b.reply(ctx, r.chat, text, settingsButton())
+	}
+	text += "\nTap <b>Subscribe</b> to get it here. /help lists every command."
+	return b.reply(ctx, r.chat, text, subscribeKeyboard(r.args))
+}
+
+func settingsButton() *tgbotapi.InlineKeyboardMarkup {
+	kb := tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
+		tgbotapi.NewInlineKeyboardButtonData("⚙️ Settings", telegram.CallbackSettings)))
+	return &kb
+}
+
+func (b *Bot) cmdSubscribe(ctx context.Context, r request) error {
+	return b.subscribe(ctx, r.chat, subscribers.SourceTelegram)
+}
+
+func (b *Bot) subscribe(ctx context.Context, chat int64, source string) error {
+	before, found, err := b.subscription(ctx, chat)
+	if err != nil {
+		return err
+	}
+	if found && before.Status == subscribers.Active {
+		return b.reply(ctx, chat, "You are already subscribed. The next digest comes "+tghtml.Escape(b.when)+".", settingsButton())
+	}
+	sub, err := b.d.Subscriptions.SubscribeTelegram(ctx, chat, source)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	b.log.InfoContext(ctx, "bot: subscribed", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", chat), slog.String("source", source))
+	return b.reply(ctx, chat, "Subscribed! The digest comes "+tghtml.Escape(b.when)+
+		".\n/settings picks your sections, /latest sends the last digest now, /unsubscribe stops it.", settingsButton())
+}
+
+func (b *Bot) cmdUnsubscribe(ctx context.Context, r request) error {
+	return b.unsubscribe(ctx, r.chat)
+}
+
+func (b *Bot) unsubscribe(ctx context.Context, chat int64) error {
+	sub, found, err := b.subscription(ctx, chat)
+	if err != nil {
+		return err
+	}
+	if !found || sub.Status != subscribers.Active && sub.Status != subscribers.Pending {
+		return b.reply(ctx, chat, "You are not subscribed here. /subscribe starts the digest.", nil)
+	}
+	if _, err := b.d.Subscriptions.UnsubscribeTelegram(ctx, chat); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return b.reply(ctx, chat, "Unsubscribed: no more digests here. /subscribe brings them back.", subscribeKeyboard(""))
+}
+
+func (b *Bot) cmdHelp(ctx context.Context, r request) error {
+	return b.reply(ctx, r.chat, b.helpText(r.user), nil)
+}
+
+func (b *Bot) helpText(user int64) string {
+	var s strings.Builder
+	s.WriteString(b.intro())
+	s.WriteString("\n<b>Commands</b>\n")
+	for _, c := range telegram.ReaderCommands() {
+		fmt.Fprintf(&s, "/%s — %s\n", c.Command, tghtml.Escape(c.Description))
+	}
+	if b.isAdmin(user) {
+		s.WriteString("\n<b>Editors</b>\n")
+		for _, c := range telegram.AdminCommands() {
+			fmt.Fprintf(&s, "/%s — %s\n", c.Command, tghtml.Escape(c.Description))
+		}
+	}
+	return s.String()
+}
+
+func (b *Bot) cmdEmail(ctx context.Context, r request) error {
+	addr := strings.TrimSpace(r.args)
+	if addr == "" {
+		return b.reply(ctx, r.chat, "Send <code>/email you@example.com</code> to get the digest by email too.", nil)
+	}
+	var sections []string
+	if sub, found, err := b.subscription(ctx, r.chat); err != nil {
+		return err
+	} else if found {
+		sections = sub.Sections
+	}
+	err := b.d.Subscriptions.LinkEmail(ctx, addr, sections, subscribers.SourceTelegram)
+	var ae *subscribers.AddressError
+	switch {
+	case errors.As(err, &ae):
+		// AddressError.Reason carries no input back and is written for readers.
+		return b.reply(ctx, r.chat, "That is not an email address I can use: "+tghtml.Escape(ae.Reason)+".", nil)
+	case errors.Is(err, subscribers.ErrInvalidAddress):
+		return b.reply(ctx, r.chat, "That is not an email address I can use.", nil)
+	case err != nil:
+		return fmt.Errorf("link email: %w", err)
+	}
+	// The same answer whether or not the address was known (SPEC §6).
+	return b.reply(ctx, r.chat, "Check your inbox: we sent a confirmation link to <b>"+tghtml.Escape(clip(addr, 254))+
+		"</b>. The email digest starts once you click it.", nil)
+}
+
+func (b *Bot) cmdLatest(ctx context.Context, r request) error {
+	ed, ok, err := b.latestSent(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return b.reply(ctx, r.chat, "There is no digest yet. The first one comes "+tghtml.Escape(b.when)+".", nil)
+	}
+	var sections []string
+	if sub, found, err := b.subscription(ctx, r.chat); err != nil {
+		return err
+	} else if found && sub.Status == subscribers.Active {
+		sections = sub.Sections
+	}
+	if err := b.d.Digests.Deliver(ctx, r.chat, ed, sections); err != nil {
+		return fmt.Errorf("latest: edition %d: %w", ed.ID, err)
+	}
+	return nil
+}
+
+// latestSent is the newest edition that went out (or is going out).
+func (b *Bot) latestSent(ctx context.Context) (digest.Edition, bool, error) {
+	eds, err := b.d.Store.ListEditions(ctx, b.cfg.Newsletter, 10)
+	if err != nil {
+		return digest.Edition{}, false, fmt.Errorf("list editions: %w", err)
+	}
+	for _, ed := range eds {
+		if ed.Status == digest.StatusSent || ed.Status == digest.StatusSending {
+			return ed, true, nil
+		}
+	}
+	return digest.Edition{}, false, nil
+}
+
+// ---- settings ----
+
+func (b *Bot) cmdSettings(ctx context.Context, r request) error {
+	sub, found, err := b.subscription(ctx, r.chat)
+	if err != nil {
+		return err
+	}
+	if !found || sub.Status != subscribers.Active {
+		return b.reply(ctx, r.chat, "Subscribe first; then you can pick your sections here.", subscribeKeyboard(""))
+	}
+	if len(b.cfg.Sections) == 0 {
+		return b.reply(ctx, r.chat, "This newsletter has no sections to choose from: you get every headline.", nil)
+	}
+	text, kb := b.settingsView(sub)
+	return b.reply(ctx, r.chat, text, kb)
+}
+
+// chosen is the set of sections a subscription gets (none stored: all),
+// limited to the sections that exist now.
+func (b *Bot) chosen(sub subscribers.Subscription) []string {
+	if len(sub.Sections) == 0 {
+		return slices.Clone(b.cfg.Sections)
+	}
+	var out []string
+	for _, s := range b.cfg.Sections {
+		if slices.Contains(sub.Sections, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (b *Bot) settingsView(sub subscribers.Subscription) (string, *tgbotapi.InlineKeyboardMarkup) {
+	on := b.chosen(sub)
+	var s strings.Builder
+	s.WriteString("<b>Your sections</b>\nTap a section to switch it on or off.\n\nNow: ")
+	if len(on) == len(b.cfg.Sections) {
+		s.WriteString("every section.")
+	} else {
+		s.WriteString(tghtml.Escape(joinWords(on)) + ".")
+	}
+	var rows [][]tgbotapi.InlineKeyboardButton
+	var row []tgbotapi.InlineKeyboardButton
+	for i, name := range b.cfg.Sections {
+		mark := "▫️ "
+		if slices.Contains(on, name) {
+			mark = "✅ "
+		}
+		// Button text is plain text, not HTML; callback data is the index.
+		row = append(row, tgbotapi.NewInlineKeyboardButtonData(mark+clip(name, 40), cbSection+strconv.Itoa(i)))
+		if len(row) == 2 {
+			rows = append(rows, row)
+			row = nil
+		}
+	}
+	if row != nil {
+		rows = append(rows, row)
+	}
+	rows = append(rows, tgbotapi.NewInlineKeyboardRow(tgbotapi.NewInlineKeyboardButtonData("All sections", cbSectionAll)))
+	kb := tgbotapi.NewInlineKeyboardMarkup(rows...)
+	return s.String(), &kb
+}
+
+// toggle applies a section button to the subscription and returns the
+// toast to show.
+func (b *Bot) toggle(ctx context.Context, sub subscribers.Subscription, data string) (subscribers.Subscription, string, error) {
+	var next []string
+	if data == cbSectionAll {
+		next = slices.Clone(b.cfg.Sections)
+	} else {
+		i, err := strconv.Atoi(strings.TrimPrefix(data, cbSection))
+		if err != nil || i < 0 || i >= len(b.cfg.Sections) {
+			return sub, "That button is out of date; send /settings again.", nil
+		}
+		name := b.cfg.Sections[i]
+		on := b.chosen(sub)
+		if slices.Contains(on, name) {
+			next = slices.DeleteFunc(on, func(s string) bool { return s == name })
+		} else {
+			next = append(on, name)
+		}
+		if len(next) == 0 {
+			return sub, "Keep at least one section; /unsubscribe stops the digest.", nil
+		}
+	}
+	updated, err := b.d.Subscriptions.SetSectionsByID(ctx, sub.ID, next)
+	if errors.Is(err, subscribers.ErrNoSections) {
+		return sub, "Keep at least one section; /unsubscribe stops the digest.", nil
+	}
+	if err != nil {
+		return sub, "", fmt.Errorf("set sections of %d: %w", sub.ID, err)
+	}
+	return updated, "Saved", nil
+}
+
+// ---- buttons ----
+
+// onCallback answers an inline button. Every callback query is answered,
+// or the reader's client shows a spinner until it times out
+// (https://core.telegram.org/bots/api#answercallbackquery).
+func (b *Bot) onCallback(ctx context.Context, q *tgbotapi.CallbackQuery) error {
+	toast, err := b.callback(ctx, q)
+	if aerr := b.d.Telegram.AnswerCallbackQuery(ctx, q.ID, toast); aerr != nil {
+		b.log.WarnContext(ctx, "bot: answer callback", slog.String("error", aerr.Error()))
+	}
+	return err
+}
+
+func (b *Bot) callback(ctx context.Context, q *tgbotapi.CallbackQuery) (string, error) {
+	if q.Message == nil || q.Message.Chat == nil {
+		return "", nil // a button on an inline message: not ours
+	}
+	chat := q.Message.Chat.ID
+	data := q.Data
+	switch {
+	case data == cbSubscribe || strings.HasPrefix(data, cbSubscribe+":"):
+		source := sourceOf(strings.TrimPrefix(strings.TrimPrefix(data, cbSubscribe), ":"))
+		if source == "" {
+			source = subscribers.SourceTelegram
+		}
+		return "", b.subscribe(ctx, chat, source)
+	case data == telegram.CallbackUnsubscribe:
+		return "", b.unsubscribe(ctx, chat)
+	case data == telegram.CallbackSettings:
+		return "", b.cmdSettings(ctx, request{chat: chat, chatTyp: q.Message.Chat.Type})
+	case strings.HasPrefix(data, cbSection):
+		sub, found, err := b.subscription(ctx, chat)
+		if err != nil {
+			return "", err
+		}
+		if !found || sub.Status != subscribers.Active {
+			return "You are not subscribed here; /subscribe first.", nil
+		}
+		updated, toast, err := b.toggle(ctx, sub, data)
+		if err != nil {
+			return "", err
+		}
+		text, kb := b.settingsView(updated)
+		if err := b.d.Telegram.EditMessageText(ctx, chat, q.Message.MessageID, text, kb); err != nil {
+			return toast, fmt.Errorf("bot: edit settings in chat %d: %w", chat, err)
+		}
+		return toast, nil
+	}
+	return "That button is out of date.", nil
+}
+
+// joinWords joins "a", "b" and "c" as "a, b and c".
+func joinWords(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return ""
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}

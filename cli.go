@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/digestbot/digestbot/config"
+)
+
+// env is the process's outside world, injected so tests run commands in
+// process.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitPending = 3 // send-now: messages still wait for a retry
+)
+
+// exitError carries a specific exit code out of a command.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
+
+type command struct {
+	name    string
+	args    string // usage after the flags
+	summary string
+	run     func(ctx context.Context, e env, fs *flag.FlagSet, configPath *string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "", "run everything: scheduler, feed poller, bot, web, delivery workers", cmdServe},
+		{"send-now", "", "build today's edition if needed, deliver it, exit when done (3: retries pending)", cmdSendNow},
+		{"preview", "", "print the next edition without sending (--format html|text|telegram)", cmdPreview},
+		{"import", "PATH|URL", "store articles from a feed file, a JSON-lines file, a text file or an article page", cmdImport},
+		{"subscribers import", "CSV", "bulk-add confirmed email subscriptions (columns: email[,sections])", cmdSubscribersImport},
+		{"migrate", "", "apply database migrations and exit", cmdMigrate},
+		{"version", "", "print the version", nil},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "digestbot — a self-hosted newsletter digest bot\n\nUsage:\n  digestbot COMMAND [--config FILE] [ARGS]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'digestbot COMMAND --help' for a command's flags. The config file may also be\ngiven as DIGESTBOT_CONFIG; secrets as DIGESTBOT_* variables (see config.example.toml).\n")
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		usage(e.stdout)
+		return exitOK
+	case "version", "--version":
+		fmt.Fprintf(e.stdout, "digestbot %s\n", version)
+		return exitOK
+	}
+	name := args[0]
+	rest := args[1:]
+	if name == "subscribers" {
+		if len(rest) == 0 || rest[0] != "import" {
+			if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-h") {
+				fmt.Fprintln(e.stdout, "Usage:\n  digestbot subscribers import --config FILE CSV")
+				return exitOK
+			}
+			fmt.Fprintln(e.stderr, "digestbot: usage: digestbot subscribers import --config FILE CSV")
+			return exitUsage
+		}
+		name, rest = "subscribers import", rest[1:]
+	}
+	for _, c := range commands() {
+		if c.name != name || c.run == nil {
+			continue
+		}
+		fs := flag.NewFlagSet("digestbot "+c.name, flag.ContinueOnError)
+		fs.SetOutput(e.stderr)
+		configPath := fs.String("config", e.getenv("DIGESTBOT_CONFIG"), "configuration `FILE` (TOML); default $DIGESTBOT_CONFIG")
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage:\n  digestbot %s [flags] %s\n\n%s\n\nFlags:\n", c.name, c.args, c.summary)
+			fs.PrintDefaults()
+		}
+		err := c.run(ctx, e, fs, configPath)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		}
+		var ce codeError
+		if errors.As(err, &ce) {
+			if ce.err != nil {
+				fmt.Fprintf(e.stderr, "digestbot: %s\n", oneLine(ce.err))
+			}
+			return ce.code
+		}
+		fmt.Fprintf(e.stderr, "digestbot: %s\n", oneLine(err))
+		return exitError
+	}
+	fmt.Fprintf(e.stderr, "digestbot: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+// parse parses the flags and loads the config; usage errors exit 2.
+func parse(fs *flag.FlagSet, args []string, configPath *string, e env) (config.Config, error) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(e.stdout)
+			fs.Usage()
+			return config.Config{}, flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, codeError{exitUsage, nil} // the flag package printed why
+	}
+	return config.Load(*configPath, e.getenv)
+}
+
+// oneLine keeps an error on one line, as SPEC §4 asks.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

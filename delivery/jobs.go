@@ -1,0 +1,322 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+// River job kinds and queues of the fan-out.
+const (
+	batchKind   = "digestbot_delivery_batch"
+	finishKind  = "digestbot_delivery_finish"
+	finishQueue = "delivery_finish"
+)
+
+// queueFor is the River queue of a channel's batches, so that each channel
+// has its own workers and a slow Telegram does not hold up email.
+func queueFor(ch subscribers.Channel) string { return "delivery_" + string(ch) }
+
+// editionTag marks every job of an edition, to find them again.
+func editionTag(id int64) string { return "edition_" + strconv.FormatInt(id, 10) }
+
+// batchArgs is one batch job: the active subscriptions of a channel with
+// ids in [FirstID, LastID]. The args are the job's identity: inserting the
+// same batch twice inserts it once (UniqueOpts.ByArgs).
+type batchArgs struct {
+	EditionID int64               `json:"edition_id"`
+	Channel   subscribers.Channel `json:"channel"`
+	FirstID   int64               `json:"first_id"`
+	LastID    int64               `json:"last_id"`
+}
+
+func (batchArgs) Kind() string { return batchKind }
+
+// finishArgs is the one job per edition that marks it sent when its
+// batches are done, should no worker in this process see the last one end
+// (a crash, or another instance did the work).
+type finishArgs struct {
+	EditionID int64 `json:"edition_id"`
+}
+
+func (finishArgs) Kind() string { return finishKind }
+
+// uniqueForever: a job of the same args is never inserted again while the
+// row exists, whatever its state, so a double Start adds nothing.
+func uniqueForever() river.UniqueOpts {
+	return river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}
+}
+
+type batchWorker struct {
+	river.WorkerDefaults[batchArgs]
+	f *Fanout
+}
+
+func (w *batchWorker) Work(ctx context.Context, job *river.Job[batchArgs]) error {
+	return w.f.workBatch(ctx, job)
+}
+
+func (w *batchWorker) NextRetry(job *river.Job[batchArgs]) time.Time {
+	return w.f.now().Add(w.f.cfg.RetryBackoff(job.Attempt))
+}
+
+func (w *batchWorker) Timeout(*river.Job[batchArgs]) time.Duration { return w.f.cfg.JobTimeout }
+
+type finishWorker struct {
+	river.WorkerDefaults[finishArgs]
+	f *Fanout
+}
+
+func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) error {
+	done, err := w.f.checkFinished(ctx, job.Args.EditionID)
+	if err != nil {
+		return err
+	}
+	if !done {
+		// Snoozing costs no attempt: it can wait for days of retries.
+		return river.JobSnooze(w.f.cfg.FinishPoll)
+	}
+	return nil
+}
+
+// errPaused stops a batch between chunks when the edition was paused.
+var errPaused = errors.New("edition paused")
+
+// workBatch sends one batch: it skips what is recorded, sends the rest and
+// records each result as it comes. Retry results are not recorded: the
+// job fails and River runs it again later for those only.
+func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error {
+	a := job.Args
+	log := f.log.With(slog.Int64("edition_id", a.EditionID), slog.String("channel", string(a.Channel)),
+		slog.Int64("first_id", a.FirstID), slog.Int64("last_id", a.LastID), slog.Int("attempt", job.Attempt))
+	snd := f.senders[a.Channel]
+	if snd == nil {
+		return fmt.Errorf("delivery: no sender for channel %q in this instance", a.Channel)
+	}
+	ed, err := f.st.GetEdition(ctx, a.EditionID)
+	if errors.Is(err, digest.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return fmt.Errorf("delivery: batch: %w", err)
+	}
+	switch ed.Status {
+	case digest.StatusSending:
+	case digest.StatusPaused, digest.StatusBuilt:
+		return river.JobSnooze(f.cfg.PausePoll)
+	default:
+		log.Info("batch not sent", slog.String("edition_status", ed.Status))
+		return nil
+	}
+	subs, err := f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+	if err != nil {
+		return fmt.Errorf("delivery: batch subscriptions: %w", err)
+	}
+	recorded, err := f.st.RecordedDeliveries(ctx, ed.ID, a.FirstID, a.LastID)
+	if err != nil {
+		return fmt.Errorf("delivery: batch records: %w", err)
+	}
+	todo := make([]subscribers.Subscription, 0, len(subs))
+	for _, s := range subs {
+		if _, done := recorded[s.ID]; !done {
+			todo = append(todo, s)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, todo, log)
+	sendErr := f.sendBatch(ctx, snd, ed, todo, rec)
+	if err := rec.finish(ctx); err != nil {
+		return err
+	}
+	if errors.Is(sendErr, errPaused) {
+		return river.JobSnooze(f.cfg.PausePoll)
+	}
+	if rec.retry > 0 {
+		log.Info("batch has messages to retry", slog.Int("retry", rec.retry), slog.Int("sent", rec.counts[Sent]),
+			slog.String("error", errString(rec.retryErr)))
+		if sendErr != nil {
+			return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), sendErr)
+		}
+		return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), rec.retryErr)
+	}
+	log.Debug("batch done", slog.Int("sent", rec.counts[Sent]), slog.Int("failed", len(todo)-rec.counts[Sent]))
+	return nil
+}
+
+// sendBatch hands todo to the channel's sender: all at once to a
+// StreamSender, else in chunks of RecordChunk, recorded between chunks,
+// stopping when the edition is paused.
+func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edition, todo []subscribers.Subscription, rec *recorder) error {
+	if ss, ok := snd.(StreamSender); ok {
+		return ss.SendEach(ctx, ed, todo, func(r Result) { rec.add(ctx, r) })
+	}
+	for start := 0; start < len(todo); start += f.cfg.RecordChunk {
+		part := todo[start:min(start+f.cfg.RecordChunk, len(todo))]
+		res, err := snd.Send(ctx, ed, part)
+		for _, r := range res {
+			rec.add(ctx, r)
+		}
+		if err != nil {
+			return err
+		}
+		if err := rec.flush(ctx); err != nil {
+			return err
+		}
+		if start+len(part) < len(todo) {
+			cur, err := f.st.GetEdition(ctx, ed.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != digest.StatusSending {
+				return errPaused
+			}
+		}
+	}
+	return nil
+}
+
+// recorder turns results into delivery records, written in chunks as they
+// come, so a crash repeats at most the unrecorded tail of one chunk and
+// what was in flight.
+type recorder struct {
+	f         *Fanout
+	editionID int64
+	attempt   int
+	final     bool // last attempt: record Retry results as failed
+	log       *slog.Logger
+	want      map[int64]bool // subscriptions still without a result
+	pending   []Result
+	lastFlush time.Time
+	counts    map[Outcome]int
+	retry     int
+	retryErr  error
+}
+
+func newRecorder(f *Fanout, editionID int64, attempt int, final bool, todo []subscribers.Subscription, log *slog.Logger) *recorder {
+	want := make(map[int64]bool, len(todo))
+	for _, s := range todo {
+		want[s.ID] = true
+	}
+	return &recorder{f: f, editionID: editionID, attempt: attempt, final: final, log: log, want: want,
+		counts: make(map[Outcome]int), lastFlush: f.now()}
+}
+
+func (r *recorder) add(ctx context.Context, res Result) {
+	if !r.want[res.SubscriptionID] {
+		r.log.Warn("sender returned a result for a subscription not in the batch", slog.Int64("subscription_id", res.SubscriptionID))
+		return
+	}
+	delete(r.want, res.SubscriptionID)
+	r.counts[res.Outcome]++
+	if res.Outcome == Retry && !r.final {
+		r.retry++
+		if r.retryErr == nil {
+			r.retryErr = res.Err
+		}
+		if res.NewAddress != "" {
+			r.pending = append(r.pending, res) // only the address is written
+		}
+		return
+	}
+	r.pending = append(r.pending, res)
+	if len(r.pending) >= r.f.cfg.RecordChunk || r.f.now().Sub(r.lastFlush) >= r.f.cfg.RecordInterval {
+		// A failed write stays pending and is tried again by the next
+		// flush; finish reports it.
+		_ = r.flush(ctx)
+	}
+}
+
+// finish records what is left; subscriptions the sender gave no result for
+// (it stopped early) count as Retry.
+func (r *recorder) finish(ctx context.Context) error {
+	for id := range r.want {
+		r.add(ctx, Result{SubscriptionID: id, Outcome: Retry, Err: errors.New("not sent")})
+	}
+	return r.flush(ctx)
+}
+
+// flush writes the pending records. It uses a context that outlives a
+// cancelled job: a message that went out must be recorded even when the
+// job is being stopped, or it would be sent again.
+func (r *recorder) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	st, now := r.f.st, r.f.now()
+	ds := make([]Delivery, 0, len(r.pending))
+	for _, res := range r.pending {
+		if res.NewAddress != "" {
+			if err := st.SetSubscriptionAddress(ctx, res.SubscriptionID, res.NewAddress); err != nil {
+				r.log.Warn("cannot update address", slog.Int64("subscription_id", res.SubscriptionID), slog.String("error", err.Error()))
+			}
+		}
+		d := Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt, LastError: errString(res.Err)}
+		switch res.Outcome {
+		case Sent:
+			d.Status, d.SentAt = StatusSent, now
+		case Skipped:
+			d.Status = StatusSkipped
+		case Retry:
+			if !r.final {
+				continue
+			}
+			d.Status = StatusFailed
+			d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
+		case Bounced, Blocked:
+			// The status first: should the record be lost, the address is
+			// still never written to again.
+			stt := subscribers.Bounced
+			if res.Outcome == Blocked {
+				stt = subscribers.Blocked
+			}
+			if err := st.SetSubscriptionStatus(ctx, res.SubscriptionID, stt, now); err != nil {
+				return fmt.Errorf("delivery: mark subscription %d %s: %w", res.SubscriptionID, stt, err)
+			}
+			d.Status = StatusFailed
+		default:
+			d.Status = StatusFailed
+		}
+		ds = append(ds, d)
+	}
+	var err error
+	for try, wait := 0, 100*time.Millisecond; try < 4; try, wait = try+1, wait*3 {
+		if err = st.RecordDeliveries(ctx, ds); err == nil {
+			break
+		}
+		r.log.Warn("recording deliveries failed", slog.Int("records", len(ds)), slog.String("error", err.Error()))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delivery: record %d deliveries: %w", len(ds), err)
+	}
+	r.pending = r.pending[:0]
+	r.lastFlush = now
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 500 {
+		s = s[:500]
+	}
+	return s
+}

@@ -1,0 +1,366 @@
+package delivery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+// BuilderConfig configures the email message Builder.
+type BuilderConfig struct {
+	// From is email.from: "news@example.com" or "Daily Headlines <news@example.com>".
+	From string
+	// UnsubscribeMailto is the optional mailbox for the mailto: form of
+	// List-Unsubscribe (RFC 2369).
+	UnsubscribeMailto string
+	// Render carries newsletter.title, base_url, postal_address, the time
+	// zone and the sections; the per-subscriber URLs are filled in here.
+	Render digest.RenderOptions
+	// Tokens signs the unsubscribe and preferences links.
+	Tokens *subscribers.Tokens
+	// DKIM signs every message when set (see LoadDKIM).
+	DKIM *DKIMSigner
+	// Now is the clock for Date headers; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the pre-built messages kept (one per edition and
+	// sections choice); 0 means 64.
+	CacheSize int
+}
+
+// Builder turns an edition into ready-to-send email messages. Rendering and
+// MIME encoding happen once per edition and sections choice; per subscriber
+// only the To, Date, Message-ID and List-Unsubscribe headers are written
+// and the tokens copied into place (PERF-NOTES: encoding per recipient was a
+// sixth of the CPU). It is safe for concurrent use.
+type Builder struct {
+	from      *mail.Address
+	fromHdr   string // "From: ...\r\n"
+	domain    string // of the From address: Message-IDs, List-Id
+	baseURL   string // no trailing slash
+	mailto    string
+	render    digest.RenderOptions
+	tokens    *subscribers.Tokens
+	dkim      *DKIMSigner
+	now       func() time.Time
+	cacheSize int
+	phUnsub   string
+	phPrefs   string
+
+	mu    sync.Mutex
+	cache map[tmplKey]*template
+}
+
+type tmplKey struct {
+	editionID int64
+	date      string
+	sections  string
+}
+
+// NewBuilder checks cfg and returns a Builder.
+func NewBuilder(cfg BuilderConfig) (*Builder, error) {
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: email.from %q: %w", cfg.From, err)
+	}
+	if _, err := addrSpec(from.Address); err != nil {
+		return nil, fmt.Errorf("delivery: email.from: %w", err)
+	}
+	base := strings.TrimRight(cfg.Render.BaseURL, "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		!isPrintableASCII(base) || strings.ContainsAny(base, " <>\"") {
+		return nil, fmt.Errorf("delivery: newsletter.base_url %q: want an absolute http(s) URL", cfg.Render.BaseURL)
+	}
+	mailto := ""
+	if cfg.UnsubscribeMailto != "" {
+		a, err := addrSpec(strings.TrimPrefix(cfg.UnsubscribeMailto, "mailto:"))
+		if err != nil {
+			return nil, fmt.Errorf("delivery: email.unsubscribe_mailto: %w", err)
+		}
+		mailto = a
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("delivery: builder needs Tokens")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 64
+	}
+	fromHdr := from.String()
+	if from.Name == "" {
+		fromHdr = from.Address
+	}
+	b := &Builder{
+		from:      from,
+		fromHdr:   "From: " + fromHdr + "\r\n",
+		domain:    strings.ToLower(from.Address[strings.LastIndexByte(from.Address, '@')+1:]),
+		baseURL:   base,
+		mailto:    mailto,
+		render:    cfg.Render,
+		tokens:    cfg.Tokens,
+		dkim:      cfg.DKIM,
+		now:       cfg.Now,
+		cacheSize: cfg.CacheSize,
+		// The placeholders have the length of a token and only letters
+		// and digits, like no token-free text would.
+		phUnsub: placeholder("Zq9UnsubscribeTokenPlaceholder"),
+		phPrefs: placeholder("Zq9PreferencesTokenPlaceholder"),
+		cache:   make(map[tmplKey]*template),
+	}
+	return b, nil
+}
+
+func placeholder(tag string) string {
+	return tag + strings.Repeat("X", subscribers.TokenLen-len(tag))
+}
+
+// EnvelopeFrom is the SMTP reverse-path (MAIL FROM): the From address.
+func (b *Builder) EnvelopeFrom() string { return b.from.Address }
+
+// template is one edition, for one sections choice, encoded once.
+type template struct {
+	editionID int64
+	date      string
+	empty     bool   // no items for these sections: nothing to send
+	idPrefix  string // Message-ID left of the subscription id
+	subject   []byte // "Subject: ...\r\n"
+	rest      []byte // headers after List-Unsubscribe, blank line, body
+	holes     []qpHole
+	unsubURL  string // List-Unsubscribe's HTTPS URL without the token
+}
+
+// sectionsKey is a canonical form of a sections choice.
+func sectionsKey(sections []string) string {
+	if len(sections) == 0 {
+		return ""
+	}
+	s := slices.Clone(sections)
+	slices.Sort(s)
+	return strings.Join(slices.Compact(s), "\x00")
+}
+
+// template returns the pre-built message of ed for sections, building it on
+// first use.
+func (b *Builder) template(ed digest.Edition, sections []string) (*template, error) {
+	key := tmplKey{ed.ID, ed.Date, sectionsKey(sections)}
+	b.mu.Lock()
+	t := b.cache[key]
+	b.mu.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	t, err := b.build(ed, sections)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old := b.cache[key]; old != nil {
+		return old, nil
+	}
+	if len(b.cache) >= b.cacheSize {
+		// Editions go out one after the other: drop the other editions
+		// first, then everything.
+		for k := range b.cache {
+			if k.editionID != ed.ID {
+				delete(b.cache, k)
+			}
+		}
+		if len(b.cache) >= b.cacheSize {
+			clear(b.cache)
+		}
+	}
+	b.cache[key] = t
+	return t, nil
+}
+
+func (b *Builder) build(ed digest.Edition, sections []string) (*template, error) {
+	o := b.render
+	o.UnsubscribeURL = b.baseURL + "/unsubscribe/" + b.phUnsub
+	o.PreferencesURL = b.baseURL + "/preferences/" + b.phPrefs
+	sel := ed.ForSections(sections)
+	t := &template{
+		editionID: ed.ID,
+		date:      ed.Date,
+		empty:     len(sel.Items) == 0,
+		unsubURL:  b.baseURL + "/unsubscribe/",
+		// RFC 5322 §3.6.4: unique, on our own domain (not the host
+		// name), and the same when the same message is sent again after a
+		// crash, so that a receiver may recognise the duplicate.
+		idPrefix: "<" + strings.ReplaceAll(ed.Date, "-", "") + "." + strconv.FormatInt(ed.ID, 10) + ".",
+	}
+	if t.empty {
+		return t, nil
+	}
+	text, err := digest.RenderEmailText(sel, o)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: render text of edition %d: %w", ed.ID, err)
+	}
+	html, err := digest.RenderEmailHTML(sel, o)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: render html of edition %d: %w", ed.ID, err)
+	}
+	t.subject = []byte("Subject: " + headerText(digest.Subject(sel, o), len("Subject: ")) + "\r\n")
+
+	// The boundary starts with "=_", which quoted-printable text cannot
+	// contain (RFC 2045 §6.7), so it never occurs in a part.
+	sum := sha256.Sum256([]byte(ed.Date + "\x00" + strconv.FormatInt(ed.ID, 10) + "\x00" + sectionsKey(sections)))
+	boundary := "=_dgst_" + hex.EncodeToString(sum[:12])
+
+	rest := make([]byte, 0, 2*(len(text)+len(html))+1024)
+	// RFC 8058 §3.1: the POST body a receiver sends to the List-Unsubscribe URL.
+	rest = append(rest, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
+	// RFC 2919: a stable list identifier receivers can filter on.
+	rest = append(rest, "List-Id: "+phrase(b.render.Title)+" <"+listIDLabel(ed.Newsletter)+"."+b.domain+">\r\n"...)
+	rest = append(rest, "MIME-Version: 1.0\r\n"...)
+	// RFC 2076 / common practice for bulk mail; RFC 3834 §5: auto-responders
+	// must not answer an auto-generated message.
+	rest = append(rest, "Precedence: bulk\r\nAuto-Submitted: auto-generated\r\n"...)
+	rest = append(rest, "Content-Type: multipart/alternative;\r\n boundary=\""+boundary+"\"\r\n\r\n"...)
+	// RFC 2046 §5.1.4: the last part is the preferred one, so HTML goes last.
+	phs := []string{b.phUnsub, b.phPrefs}
+	var holes []qpHole
+	for _, part := range []struct{ ctype, body string }{{"text/plain", text}, {"text/html", html}} {
+		rest = append(rest, "--"+boundary+"\r\nContent-Type: "+part.ctype+"; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
+		var h []qpHole
+		rest, h = qpEncode(rest, part.body, phs)
+		holes = append(holes, h...)
+		rest = append(rest, "\r\n"...)
+	}
+	rest = append(rest, "--"+boundary+"--\r\n"...)
+	t.rest, t.holes = rest, holes
+	return t, nil
+}
+
+func listIDLabel(newsletter string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(newsletter) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "digest"
+	}
+	return b.String()
+}
+
+// msgParams are the per-subscriber parts of one message.
+type msgParams struct {
+	to    string // checked addr-spec
+	date  string // RFC 5322 date-time
+	subID int64
+	unsub string // token
+	prefs string // token
+}
+
+// appendMessage appends the complete message of t for p to dst: headers,
+// blank line, body, with CRLF line ends and no line starting with ".",
+// so it can go to SMTP DATA as is.
+func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
+	dst = append(dst, b.fromHdr...)
+	dst = append(dst, "To: "...)
+	dst = append(dst, p.to...)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, t.subject...)
+	dst = append(dst, "Date: "...)
+	dst = append(dst, p.date...)
+	dst = append(dst, "\r\nMessage-ID: "...)
+	dst = append(dst, t.idPrefix...)
+	dst = strconv.AppendInt(dst, p.subID, 10)
+	dst = append(dst, '@')
+	dst = append(dst, b.domain...)
+	dst = append(dst, ">\r\nList-Unsubscribe: <"...)
+	dst = append(dst, t.unsubURL...)
+	dst = append(dst, p.unsub...)
+	dst = append(dst, '>')
+	if b.mailto != "" {
+		dst = append(dst, ",\r\n <mailto:"...)
+		dst = append(dst, b.mailto...)
+		dst = append(dst, "?subject=unsubscribe>"...)
+	}
+	dst = append(dst, "\r\n"...)
+	restAt := len(dst)
+	dst = append(dst, t.rest...)
+	for _, h := range t.holes {
+		tok := p.unsub
+		if h.ph == 1 {
+			tok = p.prefs
+		}
+		copy(dst[restAt+h.off:], tok)
+	}
+	return dst
+}
+
+// rfc5322Date is the date-time format of RFC 5322 §3.3.
+const rfc5322Date = "Mon, 02 Jan 2006 15:04:05 -0700"
+
+// Message is one subscriber's message, ready for SMTP DATA or a file.
+type Message struct {
+	To   string // envelope recipient
+	Data []byte
+	Skip bool // nothing in the subscriber's sections today
+}
+
+// errTokenLen: the token signer yielded a token of another length, which
+// would corrupt the pre-built message.
+var errTokenLen = errors.New("delivery: token length differs from subscribers.TokenLen")
+
+// AppendMessage builds sub's message of ed into dst[:0] (reusing its
+// storage) and returns it. An invalid address is an error wrapping
+// ErrBadAddress.
+func (b *Builder) AppendMessage(dst []byte, ed digest.Edition, sub subscribers.Subscription) (Message, error) {
+	t, err := b.template(ed, sub.Sections)
+	if err != nil {
+		return Message{}, err
+	}
+	return b.appendFor(dst, t, sub, b.now())
+}
+
+func (b *Builder) appendFor(dst []byte, t *template, sub subscribers.Subscription, now time.Time) (Message, error) {
+	to, err := addrSpec(sub.Address)
+	if err != nil {
+		return Message{}, err
+	}
+	if t.empty {
+		return Message{To: to, Skip: true}, nil
+	}
+	p := msgParams{
+		to:    to,
+		date:  b.dateOf(now),
+		subID: sub.ID,
+		unsub: b.tokens.Make(subscribers.PurposeUnsubscribe, sub.ID),
+		prefs: b.tokens.Make(subscribers.PurposePreferences, sub.ID),
+	}
+	if len(p.unsub) != subscribers.TokenLen || len(p.prefs) != subscribers.TokenLen {
+		return Message{}, errTokenLen
+	}
+	data := b.appendMessage(dst[:0], t, &p)
+	if b.dkim != nil {
+		data, err = b.dkim.Sign(data)
+		if err != nil {
+			return Message{}, err
+		}
+	}
+	return Message{To: to, Data: data}, nil
+}
+
+func (b *Builder) dateOf(now time.Time) string {
+	if b.render.Location != nil {
+		now = now.In(b.render.Location)
+	}
+	return now.Format(rfc5322Date)
+}

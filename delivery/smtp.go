@@ -1,0 +1,599 @@
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+	"golang.org/x/time/rate"
+
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+// SMTPOptions configures the SMTP sender: the keys of [email.smtp] and a
+// few tunables with sensible defaults.
+type SMTPOptions struct {
+	Host          string
+	Port          int     // 0: 25, or 465 when TLS is "tls"
+	Username      string  // empty: no AUTH
+	Password      string  //nolint:gosec // never logged
+	TLS           string  // "none" | "starttls" | "tls"; empty means "starttls"
+	Connections   int     // parallel connections, each reused; 0: 4
+	RatePerSecond float64 // cap on messages per second over all connections; 0: none
+
+	HelloName   string        // EHLO name; empty: the From domain
+	Timeout     time.Duration // dial, and each transaction; 0: 30s
+	IdleTimeout time.Duration // an unused connection is closed after this; 0: 30s
+	RedialDelay time.Duration // after a failed dial, messages fail at once for this long; 0: 2s
+	TLSConfig   *tls.Config   // nil: verify Host's certificate
+}
+
+// SMTPError is a reply of the server that refused a command.
+type SMTPError struct {
+	Command string // "MAIL", "RCPT", "DATA" or "end of data"
+	Code    int
+	Message string
+}
+
+func (e *SMTPError) Error() string {
+	return "smtp " + e.Command + ": " + strconv.Itoa(e.Code) + " " + e.Message
+}
+
+// Temporary reports a 4xx reply (RFC 5321 §4.2.1).
+func (e *SMTPError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// ErrSenderClosed is returned for messages handed to a closed sender.
+var ErrSenderClosed = errors.New("delivery: sender closed")
+
+// connError marks a failure of the connection rather than a reply.
+type connError struct{ err error }
+
+func (e connError) Error() string { return "smtp connection: " + e.err.Error() }
+func (e connError) Unwrap() error { return e.err }
+
+// SMTPSender delivers the email channel over SMTP. It keeps
+// opts.Connections connections, each reused for many messages: go-mail
+// opens the session (EHLO, STARTTLS or implicit TLS by policy, AUTH); the
+// transactions then write pre-built bytes on go-mail's smtp.Client.Text,
+// with MAIL, RCPT and DATA pipelined (RFC 2920) when the server offers
+// PIPELINING, and the next envelope sent along with the end of a message.
+// It implements ChannelSender and StreamSender, and Transport for the
+// Mailer. It is safe for concurrent use; Close it when done.
+type SMTPSender struct {
+	opts    SMTPOptions
+	client  *mail.Client // session settings; one smtp.Client per connection
+	b       *Builder
+	from    string
+	lim     *rate.Limiter // nil: no cap
+	log     *slog.Logger
+	work    chan *smtpItem // unbuffered: nothing waits in a queue at Close
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	address string
+}
+
+// NewSMTPSender checks opts and starts the connection workers; they dial
+// when the first message comes.
+func NewSMTPSender(opts SMTPOptions, b *Builder, log *slog.Logger) (*SMTPSender, error) {
+	if b == nil {
+		return nil, errors.New("delivery: smtp sender needs a Builder")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Host == "" {
+		return nil, errors.New("delivery: email.smtp.host is empty")
+	}
+	if opts.Connections <= 0 {
+		opts.Connections = 4
+	}
+	if opts.RatePerSecond < 0 {
+		return nil, fmt.Errorf("delivery: email.smtp.rate_per_second %v is negative", opts.RatePerSecond)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Second
+	}
+	if opts.RedialDelay <= 0 {
+		opts.RedialDelay = 2 * time.Second
+	}
+	if opts.HelloName == "" {
+		opts.HelloName = b.domain
+	}
+	mopts := []mail.Option{
+		mail.WithTimeout(opts.Timeout),
+		mail.WithHELO(opts.HelloName),
+	}
+	switch opts.TLS {
+	case "none":
+		mopts = append(mopts, mail.WithTLSPolicy(mail.NoTLS))
+	case "", "starttls":
+		opts.TLS = "starttls"
+		mopts = append(mopts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case "tls":
+		mopts = append(mopts, mail.WithSSL())
+		if opts.Port == 0 {
+			opts.Port = 465
+		}
+	default:
+		return nil, fmt.Errorf("delivery: email.smtp.tls %q: want none, starttls or tls", opts.TLS)
+	}
+	if opts.Port == 0 {
+		opts.Port = 25
+	}
+	mopts = append(mopts, mail.WithPort(opts.Port))
+	if opts.TLSConfig != nil {
+		mopts = append(mopts, mail.WithTLSConfig(opts.TLSConfig))
+	}
+	if opts.Username != "" {
+		// go-mail picks the strongest mechanism the server offers, and
+		// none that sends the password in clear without TLS.
+		mopts = append(mopts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
+			mail.WithUsername(opts.Username), mail.WithPassword(opts.Password))
+	}
+	client, err := mail.NewClient(opts.Host, mopts...)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: smtp client: %w", err)
+	}
+	s := &SMTPSender{
+		opts:    opts,
+		client:  client,
+		b:       b,
+		from:    b.EnvelopeFrom(),
+		log:     log,
+		work:    make(chan *smtpItem),
+		address: net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)),
+	}
+	if opts.RatePerSecond > 0 {
+		burst := max(1, int(opts.RatePerSecond/20)) // ~50 ms worth
+		s.lim = rate.NewLimiter(rate.Limit(opts.RatePerSecond), burst)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for i := range opts.Connections {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			w := &smtpConn{s: s, id: i}
+			w.run()
+		}()
+	}
+	return s, nil
+}
+
+// Close stops the workers and ends their sessions with QUIT.
+func (s *SMTPSender) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// smtpItem is one message for a worker.
+type smtpItem struct {
+	ctx  context.Context
+	idx  int
+	tmpl *template // edition message, built per subscriber by the worker
+	sub  subscribers.Subscription
+	raw  []byte // or a finished message (Mailer)
+	rcpt string
+	out  chan<- smtpDone // buffered for every item of its call
+}
+
+type smtpDone struct {
+	idx int
+	res Result
+}
+
+func (it *smtpItem) reply(o Outcome, err error) {
+	it.out <- smtpDone{it.idx, Result{SubscriptionID: it.sub.ID, Outcome: o, Err: err}}
+}
+
+// Send delivers ed to subs and returns one Result each (ChannelSender).
+func (s *SMTPSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]Result, error) {
+	results := make([]Result, 0, len(subs))
+	err := s.SendEach(ctx, ed, subs, func(r Result) { results = append(results, r) })
+	return results, err
+}
+
+// SendEach delivers ed to subs, calling emit (from one goroutine) with each
+// Result as soon as it is known (StreamSender). It returns an error, and
+// nothing is known to be sent, when no message could be sent because the
+// server could not be reached.
+func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	tmpls := make(map[string]*template)
+	for _, sub := range subs {
+		k := sectionsKey(sub.Sections)
+		if tmpls[k] == nil {
+			t, err := s.b.template(ed, sub.Sections)
+			if err != nil {
+				return err
+			}
+			tmpls[k] = t
+		}
+	}
+	out := make(chan smtpDone, len(subs))
+	go func() {
+		for i, sub := range subs {
+			it := &smtpItem{ctx: ctx, idx: i, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
+			s.enqueue(it)
+		}
+	}()
+	var connErr error
+	allConn := true
+	for range subs {
+		d := <-out
+		var ce connError
+		if d.res.Outcome != Retry || !errors.As(d.res.Err, &ce) {
+			allConn = false
+		} else if connErr == nil {
+			connErr = ce.err
+		}
+		emit(d.res)
+	}
+	if allConn && connErr != nil {
+		return fmt.Errorf("delivery: smtp %s: %w", s.address, connErr)
+	}
+	return nil
+}
+
+func (s *SMTPSender) enqueue(it *smtpItem) {
+	select {
+	case s.work <- it:
+	case <-s.ctx.Done():
+		it.reply(Retry, ErrSenderClosed)
+	case <-it.ctx.Done():
+		it.reply(Retry, it.ctx.Err())
+	}
+}
+
+// SendMessage sends one finished message (CRLF line ends) to rcpt
+// (Transport, for the Mailer).
+func (s *SMTPSender) SendMessage(ctx context.Context, rcpt string, msg []byte) error {
+	to, err := addrSpec(rcpt)
+	if err != nil {
+		return err
+	}
+	out := make(chan smtpDone, 1)
+	s.enqueue(&smtpItem{ctx: ctx, raw: dotStuff(msg), rcpt: to, out: out})
+	d := <-out
+	if d.res.Outcome == Sent {
+		return nil
+	}
+	return fmt.Errorf("delivery: send to %s: %w", s.address, d.res.Err)
+}
+
+// smtpConn is one worker and its connection.
+type smtpConn struct {
+	s          *SMTPSender
+	id         int
+	c          *smtp.Client
+	pipelining bool
+	used       bool // the connection carried a transaction already
+	lastUse    time.Time
+	downUntil  time.Time
+	downErr    error
+	bufs       [2][]byte
+}
+
+// stage is a message on its way: built, and maybe its envelope written.
+type stage struct {
+	it      *smtpItem
+	msg     []byte
+	rcpt    string
+	buf     int  // which of bufs holds msg
+	written bool // MAIL, RCPT and DATA are on the wire, replies unread
+	retried bool // already re-sent once on a fresh connection
+	reused  bool // the connection had carried a transaction before this one
+}
+
+func (w *smtpConn) run() {
+	s := w.s
+	tick := time.NewTicker(min(s.opts.IdleTimeout/2, time.Second))
+	defer tick.Stop()
+	defer w.quit()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case it := <-s.work:
+			st := stage{it: it}
+			for st.it != nil {
+				if s.ctx.Err() != nil && !st.written {
+					st.it.reply(Retry, ErrSenderClosed)
+					break
+				}
+				st = w.transact(st)
+			}
+		case <-tick.C:
+			if w.c != nil && time.Since(w.lastUse) > s.opts.IdleTimeout {
+				w.quit()
+			}
+		}
+	}
+}
+
+// prepare builds the message of st.it into one of the buffers. false: the
+// item got its result already (bad address, nothing to send).
+func (w *smtpConn) prepare(st *stage) bool {
+	it := st.it
+	if it.tmpl == nil {
+		st.msg, st.rcpt = it.raw, it.rcpt
+		return true
+	}
+	m, err := w.s.b.appendFor(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
+	switch {
+	case err != nil && errors.Is(err, ErrBadAddress):
+		it.reply(Failed, err)
+		return false
+	case err != nil:
+		it.reply(Retry, err)
+		return false
+	case m.Skip:
+		it.reply(Skipped, nil)
+		return false
+	}
+	if cap(m.Data) > cap(w.bufs[st.buf]) && w.s.b.dkim == nil {
+		w.bufs[st.buf] = m.Data[:0]
+	}
+	st.msg, st.rcpt = m.Data, m.To
+	return true
+}
+
+// transact runs one transaction and returns the next message when its
+// envelope went out with this one's end of data.
+func (w *smtpConn) transact(st stage) stage {
+	s, it := w.s, st.it
+	if !st.written {
+		if err := it.ctx.Err(); err != nil {
+			it.reply(Retry, err)
+			return stage{}
+		}
+		if st.msg == nil && !w.prepare(&st) {
+			return stage{}
+		}
+		if s.lim != nil {
+			if err := s.lim.Wait(it.ctx); err != nil {
+				it.reply(Retry, err)
+				return stage{}
+			}
+		}
+		if err := w.connect(); err != nil {
+			it.reply(Retry, connError{err})
+			return stage{}
+		}
+		st.reused = w.used
+		w.writeEnvelope(st.rcpt)
+		if err := w.flush(); err != nil {
+			return w.lost(st, err)
+		}
+		st.written = true
+	}
+	w.used = true
+	w.lastUse = time.Now()
+
+	if r, ok := w.readEnvelope(&st); !ok {
+		return r
+	}
+
+	// 354: the content, already CRLF and dot-safe, then the end of data.
+	tw := w.c.Text.W
+	_, _ = tw.Write(st.msg)
+	_, _ = tw.WriteString(".\r\n")
+	next := stage{buf: 1 - st.buf}
+	if w.pipelining && s.ctx.Err() == nil {
+		// RFC 2920 §3.1: message content may open a group of commands,
+		// so the next envelope rides along with this end of data.
+		select {
+		case nx := <-s.work:
+			next.it = nx
+			if nx.ctx.Err() == nil && w.prepare(&next) {
+				if s.lim == nil || s.lim.Allow() {
+					w.writeEnvelope(next.rcpt)
+					next.written, next.reused = true, true
+				}
+			} else if nx.ctx.Err() != nil {
+				nx.reply(Retry, nx.ctx.Err())
+				next = stage{}
+			} else {
+				next = stage{} // prepare replied
+			}
+		default:
+		}
+	}
+	if err := w.flush(); err != nil {
+		w.drop()
+		it.reply(Retry, connError{err})
+		next.written = false
+		return next
+	}
+	code, msg, err := w.c.Text.ReadResponse(0)
+	if err != nil {
+		// The message may or may not have been accepted: a repeat is
+		// possible, as with any message in flight at a failure.
+		w.drop()
+		it.reply(Retry, connError{err})
+		next.written = false
+		return next
+	}
+	switch {
+	case code/100 == 2:
+		it.reply(Sent, nil)
+	case code/100 == 4:
+		it.reply(Retry, &SMTPError{"end of data", code, msg})
+	default:
+		it.reply(Failed, &SMTPError{"end of data", code, msg})
+	}
+	if code == 421 {
+		w.drop()
+		next.written = false
+	}
+	return next
+}
+
+// lost handles a write failure before any content went out: on a reused
+// connection the server may just have closed it while idle, so the message
+// is tried once more on a fresh one.
+func (w *smtpConn) lost(st stage, err error) stage {
+	w.drop()
+	if st.reused && !st.retried {
+		st.written, st.retried = false, true
+		return st
+	}
+	st.it.reply(Retry, connError{err})
+	return stage{}
+}
+
+func (w *smtpConn) writeEnvelope(rcpt string) {
+	tw := w.c.Text.W
+	// The addresses passed addrSpec: no CR, LF or ">" can end the line.
+	_, _ = tw.WriteString("MAIL FROM:<")
+	_, _ = tw.WriteString(w.s.from)
+	_, _ = tw.WriteString(">\r\n")
+	if w.pipelining {
+		// RFC 2920 §3.1: DATA may end a group; RCPT needs no reply first.
+		_, _ = tw.WriteString("RCPT TO:<")
+		_, _ = tw.WriteString(rcpt)
+		_, _ = tw.WriteString(">\r\nDATA\r\n")
+	}
+}
+
+func (w *smtpConn) flush() error {
+	if err := w.c.UpdateDeadline(w.s.opts.Timeout); err != nil {
+		return err
+	}
+	return w.c.Text.W.Flush()
+}
+
+// readEnvelope reads the replies to MAIL, RCPT and DATA; without
+// PIPELINING it sends RCPT and DATA one at a time (RFC 5321 §4.1.4) and
+// stops at the first refusal. ok: DATA got 354 and the content may follow;
+// otherwise the item has its result, or is returned to be tried again on a
+// fresh connection, and a failed transaction is reset.
+func (w *smtpConn) readEnvelope(st *stage) (stage, bool) {
+	var codes [3]int
+	var msgs [3]string
+	for i := range 3 {
+		if !w.pipelining && i > 0 {
+			if codes[i-1]/100 != 2 {
+				break
+			}
+			tw := w.c.Text.W
+			if i == 1 {
+				_, _ = tw.WriteString("RCPT TO:<" + st.rcpt + ">\r\n")
+			} else {
+				_, _ = tw.WriteString("DATA\r\n")
+			}
+			if err := w.flush(); err != nil {
+				*st = w.lost(*st, err)
+				return *st, false
+			}
+		}
+		code, msg, err := w.c.Text.ReadResponse(0)
+		if err != nil {
+			*st = w.lost(*st, err)
+			return *st, false
+		}
+		codes[i], msgs[i] = code, msg
+	}
+	it := st.it
+	switch {
+	case codes[0]/100 != 2:
+		// A refused sender is no fault of the reader's: retry later.
+		it.reply(Retry, &SMTPError{"MAIL", codes[0], msgs[0]})
+	case codes[1]/100 != 2:
+		it.reply(rcptOutcome(codes[1]), &SMTPError{"RCPT", codes[1], msgs[1]})
+	case codes[2] != 354:
+		o := Failed
+		if codes[2]/100 == 4 {
+			o = Retry
+		}
+		it.reply(o, &SMTPError{"DATA", codes[2], msgs[2]})
+	default:
+		return stage{}, true
+	}
+	w.reset(codes[0] == 421 || codes[1] == 421 || codes[2] == 421)
+	return stage{}, false
+}
+
+// rcptOutcome: RFC 5321 §4.2.1, 5xx is permanent (the address bounced),
+// 4xx transient.
+func rcptOutcome(code int) Outcome {
+	if code/100 == 5 {
+		return Bounced
+	}
+	return Retry
+}
+
+// reset ends a failed transaction with RSET (RFC 5321 §4.1.1.5), or drops
+// the connection when the server said it is closing it (421).
+func (w *smtpConn) reset(closing bool) {
+	if closing {
+		w.drop()
+		return
+	}
+	_, _ = w.c.Text.W.WriteString("RSET\r\n")
+	if err := w.flush(); err != nil {
+		w.drop()
+		return
+	}
+	if c, _, err := w.c.Text.ReadResponse(0); err != nil || c/100 != 2 {
+		w.drop()
+	}
+}
+
+// connect dials when there is no connection; after a failed dial it fails
+// at once until RedialDelay has passed, so a dead server fails a batch fast.
+func (w *smtpConn) connect() error {
+	if w.c != nil {
+		return nil
+	}
+	if time.Now().Before(w.downUntil) {
+		return w.downErr
+	}
+	ctx, cancel := context.WithTimeout(w.s.ctx, w.s.opts.Timeout)
+	defer cancel()
+	c, err := w.s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		w.downUntil, w.downErr = time.Now().Add(w.s.opts.RedialDelay), err
+		w.s.log.Warn("smtp dial failed", slog.String("server", w.s.address), slog.Int("conn", w.id), slog.String("error", err.Error()))
+		return err
+	}
+	w.c, w.used = c, false
+	w.pipelining, _ = c.Extension("PIPELINING")
+	w.lastUse = time.Now()
+	return nil
+}
+
+// drop closes a broken connection without a QUIT.
+func (w *smtpConn) drop() {
+	if w.c != nil {
+		_ = w.c.Close()
+		w.c = nil
+	}
+}
+
+// quit ends the session politely (RFC 5321 §4.1.1.10).
+func (w *smtpConn) quit() {
+	if w.c == nil {
+		return
+	}
+	_ = w.c.UpdateDeadline(5 * time.Second)
+	if err := w.c.Quit(); err != nil {
+		_ = w.c.Close()
+	}
+	w.c = nil
+}

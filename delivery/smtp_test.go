@@ -1,0 +1,362 @@
+package delivery_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"hash/fnv"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+func newSMTPSender(t testing.TB, b *delivery.Builder, srvHost string, port int, mod func(*delivery.SMTPOptions)) *delivery.SMTPSender {
+	t.Helper()
+	opts := delivery.SMTPOptions{
+		Host: srvHost, Port: port, TLS: "none", Connections: 4,
+		Timeout: 5 * time.Second, RedialDelay: 20 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := delivery.NewSMTPSender(opts, b, testLogger(t))
+	if err != nil {
+		t.Fatalf("NewSMTPSender: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func byTo(msgs []captured) map[string][]captured {
+	m := make(map[string][]captured)
+	for _, c := range msgs {
+		for _, to := range c.To {
+			m[to] = append(m[to], c)
+		}
+	}
+	return m
+}
+
+func TestSMTPSendHeadersAndBody(t *testing.T) {
+	srv := startServer(t, 0)
+	b, tokens := newBuilder(t, nil)
+	s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
+	ed := testEdition(7, "2026-01-05")
+	subs := emailSubs(1, 30)
+	subs[3].Sections = []string{"Science"}
+	subs[4].Sections = []string{"Science", "Local"}
+
+	res, err := s.Send(context.Background(), ed, subs)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if len(res) != len(subs) {
+		t.Fatalf("%d results for %d subscriptions", len(res), len(subs))
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
+		}
+	}
+	got := byTo(srv.Messages())
+	for _, sub := range subs {
+		ms := got[sub.Address]
+		if len(ms) != 1 {
+			t.Fatalf("%s got %d messages, want 1", sub.Address, len(ms))
+		}
+		if ms[0].From != "news@example.com" {
+			t.Errorf("envelope from %q", ms[0].From)
+		}
+		checkDigest(t, tokens, ms[0].Data, sub)
+	}
+	// Sections: the Science-only reader gets Science items and no Sports.
+	sci := parseMessage(t, got[subs[3].Address][0].Data)
+	all := parseMessage(t, got[subs[0].Address][0].Data)
+	if len(sci.HTML) >= len(all.HTML) || !strings.Contains(sci.Text, "Headline number 3") || strings.Contains(sci.Text, "Headline number 4:") {
+		t.Errorf("sections not applied: science-only text:\n%s", sci.Text)
+	}
+	if n := srv.Sessions(); n > 2 {
+		t.Errorf("%d SMTP sessions for 2 connections: connections not reused", n)
+	}
+	if len(all.Text) < 1000 || len(got[subs[0].Address][0].Data) < 5000 {
+		t.Errorf("suspiciously small message: %d bytes", len(got[subs[0].Address][0].Data))
+	}
+}
+
+// A server that answers 4xx to a fifth of the messages (deterministically,
+// by a hash of the recipient and the attempt) and 5xx to some recipients:
+// resending what came back Retry gives every reader exactly one message.
+func TestSMTPTransientAndPermanentFailures(t *testing.T) {
+	srv := startServer(t, 0)
+	var attempts sync.Map // rcpt -> *atomic.Int32
+	srv.OnRcpt = func(to string) error {
+		if strings.HasPrefix(to, "reader1") && strings.HasSuffix(to, "3@example.org") {
+			return smtpErr(550, "5.1.1 no such user")
+		}
+		return nil
+	}
+	srv.OnData = func(to []string, _ []byte) error {
+		v, _ := attempts.LoadOrStore(to[0], new(atomic.Int32))
+		n := v.(*atomic.Int32).Add(1)
+		h := fnv.New32a()
+		h.Write([]byte(to[0]))
+		h.Write([]byte{byte(n)})
+		if h.Sum32()%5 == 0 {
+			return smtpErr(451, "4.3.0 try again later")
+		}
+		return nil
+	}
+	b, _ := newBuilder(t, nil)
+	s := newSMTPSender(t, b, srv.Host, srv.Port, nil)
+	ed := testEdition(8, "2026-01-06")
+	subs := emailSubs(1, 200)
+	byID := make(map[int64]subscribers.Subscription)
+	for _, sub := range subs {
+		byID[sub.ID] = sub
+	}
+	bounced := map[int64]bool{}
+	retries := 0
+	pending := subs
+	for round := 0; len(pending) > 0; round++ {
+		if round > 20 {
+			t.Fatalf("still %d to retry after 20 rounds", len(pending))
+		}
+		res, err := s.Send(context.Background(), ed, pending)
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		pending = nil
+		for _, r := range res {
+			switch r.Outcome {
+			case delivery.Sent:
+			case delivery.Retry:
+				var se *delivery.SMTPError
+				if !errors.As(r.Err, &se) || !se.Temporary() {
+					t.Errorf("retry without a 4xx: %v", r.Err)
+				}
+				retries++
+				pending = append(pending, byID[r.SubscriptionID])
+			case delivery.Bounced:
+				bounced[r.SubscriptionID] = true
+			default:
+				t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
+			}
+		}
+	}
+	got := byTo(srv.Messages())
+	for _, sub := range subs {
+		want := 1
+		if bounced[sub.ID] {
+			want = 0
+		}
+		if n := len(got[sub.Address]); n != want {
+			t.Errorf("%s got %d messages, want %d", sub.Address, n, want)
+		}
+	}
+	// reader13, reader103 … reader193: 11 bounced.
+	if len(bounced) != 11 {
+		t.Errorf("%d bounced, want 11", len(bounced))
+	}
+	if retries < 10 {
+		t.Errorf("only %d transient failures: the 20%% 4xx server did not bite", retries)
+	}
+	t.Logf("%d transient failures retried, %d bounced", retries, len(bounced))
+}
+
+func TestSMTPServerDownThenUp(t *testing.T) {
+	port := freePort(t)
+	b, tokens := newBuilder(t, nil)
+	s := newSMTPSender(t, b, "127.0.0.1", port, nil)
+	ed := testEdition(9, "2026-01-07")
+	subs := emailSubs(1, 20)
+
+	res, err := s.Send(context.Background(), ed, subs)
+	if err == nil {
+		t.Fatal("Send to a dead server: no error")
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Retry {
+			t.Errorf("dead server: %v", r.Outcome)
+		}
+	}
+	srv := startServer(t, port)
+	time.Sleep(50 * time.Millisecond) // RedialDelay
+	res, err = s.Send(context.Background(), ed, subs)
+	if err != nil {
+		t.Fatalf("Send after the server came up: %v", err)
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
+		}
+	}
+	got := byTo(srv.Messages())
+	for _, sub := range subs {
+		if len(got[sub.Address]) != 1 {
+			t.Errorf("%s got %d", sub.Address, len(got[sub.Address]))
+		} else {
+			checkDigest(t, tokens, got[sub.Address][0].Data, sub)
+		}
+	}
+
+	// The server goes away again while connections are idle in the pool:
+	// the stale connections are replaced and nothing is sent twice.
+	srv.Close()
+	srv2 := startServer(t, port)
+	res, err = s.Send(context.Background(), ed, emailSubs(100, 10))
+	if err != nil {
+		t.Fatalf("Send after a restart: %v", err)
+	}
+	sent := 0
+	for _, r := range res {
+		if r.Outcome == delivery.Sent {
+			sent++
+		}
+	}
+	if len(srv2.Messages()) != sent || sent == 0 {
+		t.Errorf("after restart: %d sent, server has %d", sent, len(srv2.Messages()))
+	}
+}
+
+func TestSMTPBadAddressNoInjection(t *testing.T) {
+	srv := startServer(t, 0)
+	b, _ := newBuilder(t, nil)
+	s := newSMTPSender(t, b, srv.Host, srv.Port, nil)
+	subs := emailSubs(1, 3)
+	subs[1].Address = "victim@example.org>\r\nRCPT TO:<evil@example.net"
+	subs[2].Address = "Someone <x@example.org>"
+	res, err := s.Send(context.Background(), testEdition(10, "2026-01-08"), subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		want := delivery.Failed
+		if r.SubscriptionID == 1 {
+			want = delivery.Sent
+		}
+		if r.Outcome != want {
+			t.Errorf("subscription %d: %v, want %v", r.SubscriptionID, r.Outcome, want)
+		}
+		if want == delivery.Failed && !errors.Is(r.Err, delivery.ErrBadAddress) {
+			t.Errorf("error %v", r.Err)
+		}
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "reader1@example.org" {
+		t.Errorf("server got %+v", msgs)
+	}
+}
+
+func TestSMTPRateLimit(t *testing.T) {
+	srv := startServer(t, 0)
+	b, _ := newBuilder(t, nil)
+	s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 100 })
+	start := time.Now()
+	res, err := s.Send(context.Background(), testEdition(11, "2026-01-09"), emailSubs(1, 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 40 messages at 100/s with a burst of 5: at least 0.35 s.
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("40 messages at 100/s took %v", d)
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("%v", r.Err)
+		}
+	}
+}
+
+// STARTTLS with AUTH PLAIN, and implicit TLS, against a self-signed cert.
+func TestSMTPTLSAndAuth(t *testing.T) {
+	cert, pool := selfSigned(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
+	clientTLS := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+
+	t.Run("starttls", func(t *testing.T) {
+		srv := startServer(t, 0, withTLS(serverTLS))
+		srv.User, srv.Pass = "digest", "s3cret"
+		b, _ := newBuilder(t, nil)
+		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) {
+			o.TLS, o.TLSConfig, o.Username, o.Password = "starttls", clientTLS, "digest", "s3cret"
+		})
+		res, err := s.Send(context.Background(), testEdition(12, "2026-01-10"), emailSubs(1, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Outcome != delivery.Sent {
+				t.Errorf("%v %v", r.Outcome, r.Err)
+			}
+		}
+		if len(srv.Messages()) != 5 || len(srv.authed) == 0 {
+			t.Errorf("%d messages, auth %v", len(srv.Messages()), srv.authed)
+		}
+	})
+	t.Run("starttls required but not offered", func(t *testing.T) {
+		srv := startServer(t, 0)
+		b, _ := newBuilder(t, nil)
+		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.TLS = "starttls" })
+		if _, err := s.Send(context.Background(), testEdition(13, "2026-01-11"), emailSubs(1, 2)); err == nil {
+			t.Error("sent in clear although TLS was required")
+		}
+		if len(srv.Messages()) != 0 {
+			t.Error("message sent in clear")
+		}
+	})
+	t.Run("implicit tls", func(t *testing.T) {
+		srv := startServer(t, 0)
+		srv.Close()
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.ln = ln
+		srv.Port = ln.Addr().(*net.TCPAddr).Port
+		go func() { _ = srv.srv.Serve(ln) }()
+		t.Cleanup(func() { _ = ln.Close() })
+		b, _ := newBuilder(t, nil)
+		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.TLS, o.TLSConfig = "tls", clientTLS })
+		if _, err := s.Send(context.Background(), testEdition(14, "2026-01-12"), emailSubs(1, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if len(srv.Messages()) != 3 {
+			t.Errorf("%d messages over implicit TLS", len(srv.Messages()))
+		}
+	})
+}
+
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:        true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(c)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}

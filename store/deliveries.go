@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/digestbot/digestbot/delivery"
+)
+
+// deliveryInsertChunk rows per INSERT in RecordDeliveries (6 arguments a row).
+const deliveryInsertChunk = 1000
+
+// RecordDeliveries writes the delivery records of a batch, inserting or
+// updating each (edition, subscription): status, attempts, last error and
+// sent time are replaced, except that a row recorded as sent stays sent (a
+// repeated send that failed must not make the message look undelivered).
+// One multi-row upsert per 1000 records, in one transaction; when ds holds
+// the same pair twice, the last one wins.
+func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	// PostgreSQL refuses an upsert that touches one row twice: keep the last.
+	type key struct{ e, s int64 }
+	seen := make(map[key]int, len(ds))
+	uniq := make([]delivery.Delivery, 0, len(ds))
+	for _, d := range ds {
+		k := key{d.EditionID, d.SubscriptionID}
+		if i, ok := seen[k]; ok {
+			uniq[i] = d
+			continue
+		}
+		seen[k] = len(uniq)
+		uniq = append(uniq, d)
+	}
+	write := func(q querier) error {
+		for start := 0; start < len(uniq); start += deliveryInsertChunk {
+			chunk := uniq[start:min(start+deliveryInsertChunk, len(uniq))]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at) VALUES `)
+			args := make([]any, 0, len(chunk)*6)
+			for i, d := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(" + placeholders(len(args)+1, 6) + ")")
+				args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
+			}
+			b.WriteString(` ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
+				attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
+				WHERE deliveries.status <> 'sent'`)
+			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if len(uniq) <= deliveryInsertChunk {
+		err = write(s.db) // one statement is atomic by itself
+	} else {
+		err = s.InTx(ctx, func(tx *sql.Tx) error { return write(tx) })
+	}
+	if err != nil {
+		return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+// RecordedDeliveries returns the recorded status of each subscription with
+// an id in [firstID, lastID] that has a delivery record for the edition:
+// the ones a retried fan-out job must skip.
+func (s *Store) RecordedDeliveries(ctx context.Context, editionID, firstID, lastID int64) (map[int64]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT subscription_id, status FROM deliveries
+		WHERE edition_id = $1 AND subscription_id >= $2 AND subscription_id <= $3`, editionID, firstID, lastID)
+	if err != nil {
+		return nil, fmt.Errorf("store: recorded deliveries of edition %d: %w", editionID, err)
+	}
+	defer rows.Close()
+	out := make(map[int64]string)
+	for rows.Next() {
+		var id int64
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, fmt.Errorf("store: recorded deliveries of edition %d: %w", editionID, err)
+		}
+		out[id] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: recorded deliveries of edition %d: %w", editionID, err)
+	}
+	return out, nil
+}
+
+// DeliveryStats counts the edition's delivery records per channel and
+// status, ordered by both. A failed record whose subscription is now
+// bounced or blocked counts under that status instead of failed.
+func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT channel, st, COUNT(*) FROM (
+			SELECT sub.channel AS channel,
+				CASE WHEN d.status = 'failed' AND sub.status IN ('bounced', 'blocked') THEN sub.status
+					ELSE d.status END AS st
+			FROM deliveries d JOIN subscriptions sub ON sub.id = d.subscription_id
+			WHERE d.edition_id = $1
+		) x GROUP BY channel, st ORDER BY channel, st`, editionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
+	}
+	defer rows.Close()
+	var out []delivery.Count
+	for rows.Next() {
+		var c delivery.Count
+		if err := rows.Scan(&c.Channel, &c.Status, &c.N); err != nil {
+			return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// migrationsFS holds our numbered migrations, one directory per driver:
+// migrations/<driver>/NNNN_name.sql. A migration, once released, is never
+// edited: changes go in a new file.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrationsFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func (s *Store) migrations() ([]migration, error) {
+	dir := path.Join("migrations", s.d.name)
+	entries, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad migration file name %q (want NNNN_name.sql)", e.Name())
+		}
+		b, err := fs.ReadFile(migrationsFS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("two migrations numbered %d", ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate brings the schema up to date: our numbered migrations first, each
+// in its own transaction and recorded in schema_migrations, then River's
+// (rivermigrate on the same driver). Running it again is a no-op; several
+// instances may run it at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := s.migrations()
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	unlock, err := s.d.lockMigrations(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("store: migrate: lock: %w", err)
+	}
+	defer unlock()
+
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at TEXT    NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		applied, err := s.applyMigration(ctx, m)
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		}
+		if applied {
+			s.log.InfoContext(ctx, "store: migration applied", slog.String("driver", s.d.name), slog.String("migration", m.name))
+		}
+	}
+
+	migrator, err := rivermigrate.New(s.river, &rivermigrate.Config{Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("store: migrate river: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate river: %w", err)
+	}
+	for _, v := range res.Versions {
+		s.log.InfoContext(ctx, "store: river migration applied", slog.String("driver", s.d.name), slog.Int("version", v.Version))
+	}
+	return nil
+}
+
+// applyMigration runs m unless schema_migrations says it ran; the check, the
+// script and the record share one transaction, so a failed migration leaves
+// nothing behind (both databases have transactional DDL).
+func (s *Store) applyMigration(ctx context.Context, m migration) (applied bool, err error) {
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, s.now().UTC().Format(sqliteTimeLayout)); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
+}

@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+const subscriptionColumns = `id, channel, address, status, sections, source, created_at, confirmed_at, unsubscribed_at`
+
+func scanSubscription(row interface{ Scan(...any) error }) (subscribers.Subscription, error) {
+	var sub subscribers.Subscription
+	var sections string
+	if err := row.Scan(&sub.ID, &sub.Channel, &sub.Address, &sub.Status, strCol{&sections}, &sub.Source,
+		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}); err != nil {
+		return subscribers.Subscription{}, err
+	}
+	if sections != "" {
+		if err := json.Unmarshal([]byte(sections), &sub.Sections); err != nil {
+			return subscribers.Subscription{}, fmt.Errorf("subscription %d sections: %w", sub.ID, err)
+		}
+	}
+	return sub, nil
+}
+
+// sectionsArg stores a section choice as a JSON array; no choice is NULL.
+func sectionsArg(sections []string) (any, error) {
+	if len(sections) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(sections)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// subscriptionDefaults fills what a caller may leave out.
+func (s *Store) subscriptionDefaults(sub *subscribers.Subscription, now time.Time) {
+	if sub.Status == "" {
+		sub.Status = subscribers.Pending
+	}
+	if sub.CreatedAt.IsZero() {
+		sub.CreatedAt = now
+	}
+}
+
+// CreateSubscription stores sub unless its (channel, address) exists: then
+// the existing one is returned untouched, with created=false. An empty
+// Status is pending; a zero CreatedAt is now.
+func (s *Store) CreateSubscription(ctx context.Context, sub subscribers.Subscription) (subscribers.Subscription, bool, error) {
+	s.subscriptionDefaults(&sub, s.now())
+	sections, err := sectionsArg(sub.Sections)
+	if err != nil {
+		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
+	}
+	out, err := scanSubscription(s.db.QueryRowContext(ctx, `INSERT INTO subscriptions (channel, address, status,
+			sections, source, created_at, confirmed_at, unsubscribed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (channel, address) DO NOTHING
+		RETURNING `+subscriptionColumns,
+		string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source, s.d.bound(sub.CreatedAt),
+		s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt)))
+	if err == nil {
+		return out, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
+	}
+	out, err = s.FindSubscription(ctx, sub.Channel, sub.Address)
+	if err != nil {
+		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
+	}
+	return out, false, nil
+}
+
+// subscriptionInsertChunk rows per INSERT in CreateSubscriptions: 8
+// arguments a row stays far below SQLite's 32766 and PostgreSQL's 65535.
+const subscriptionInsertChunk = 1000
+
+// CreateSubscriptions adds subs in one transaction with multi-row inserts,
+// skipping those whose (channel, address) exists (also twice in subs), and
+// returns how many were inserted. Defaults as in CreateSubscription.
+func (s *Store) CreateSubscriptions(ctx context.Context, subs []subscribers.Subscription) (int, error) {
+	if len(subs) == 0 {
+		return 0, nil
+	}
+	now := s.now()
+	inserted := 0
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(subs); start += subscriptionInsertChunk {
+			chunk := subs[start:min(start+subscriptionInsertChunk, len(subs))]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO subscriptions (channel, address, status, sections, source, created_at,
+				confirmed_at, unsubscribed_at) VALUES `)
+			args := make([]any, 0, len(chunk)*8)
+			for i, sub := range chunk {
+				s.subscriptionDefaults(&sub, now)
+				sections, err := sectionsArg(sub.Sections)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(" + placeholders(len(args)+1, 8) + ")")
+				args = append(args, string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source,
+					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt))
+			}
+			b.WriteString(` ON CONFLICT (channel, address) DO NOTHING`)
+			res, err := tx.ExecContext(ctx, b.String(), args...)
+			if err != nil {
+				return err
+			}
+			n, err := rowsAffected(res)
+			if err != nil {
+				return err
+			}
+			inserted += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: create subscriptions: %w", err)
+	}
+	return inserted, nil
+}
+
+// GetSubscription returns the subscription id, or an error wrapping
+// subscribers.ErrNotFound.
+func (s *Store) GetSubscription(ctx context.Context, id int64) (subscribers.Subscription, error) {
+	sub, err := scanSubscription(s.db.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return subscribers.Subscription{}, fmt.Errorf("store: get subscription %d: %w", id, subscribers.ErrNotFound)
+	}
+	if err != nil {
+		return subscribers.Subscription{}, fmt.Errorf("store: get subscription %d: %w", id, err)
+	}
+	return sub, nil
+}
+
+// FindSubscription returns the subscription of address on ch, or an error
+// wrapping subscribers.ErrNotFound. The address is compared as stored:
+// callers normalize it first.
+func (s *Store) FindSubscription(ctx context.Context, ch subscribers.Channel, address string) (subscribers.Subscription, error) {
+	sub, err := scanSubscription(s.db.QueryRowContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE channel = $1 AND address = $2`, string(ch), address))
+	if errors.Is(err, sql.ErrNoRows) {
+		return subscribers.Subscription{}, fmt.Errorf("store: find %s subscription: %w", ch, subscribers.ErrNotFound)
+	}
+	if err != nil {
+		return subscribers.Subscription{}, fmt.Errorf("store: find %s subscription: %w", ch, err)
+	}
+	return sub, nil
+}
+
+// SetSubscriptionStatus sets the status; active also sets confirmed_at the
+// first time, unsubscribed sets unsubscribed_at. A zero at is now.
+func (s *Store) SetSubscriptionStatus(ctx context.Context, id int64, st subscribers.Status, at time.Time) error {
+	if at.IsZero() {
+		at = s.now()
+	}
+	query := `UPDATE subscriptions SET status = $1`
+	args := []any{string(st), id}
+	switch st {
+	case subscribers.Active:
+		query += `, confirmed_at = COALESCE(confirmed_at, $3)`
+		args = append(args, s.d.bound(at))
+	case subscribers.Unsubscribed:
+		query += `, unsubscribed_at = $3`
+		args = append(args, s.d.bound(at))
+	}
+	query += ` WHERE id = $2`
+	return s.updateSubscription(ctx, "set status of", id, query, args...)
+}
+
+// SetSubscriptionSections sets the sections a reader wants (none: all).
+func (s *Store) SetSubscriptionSections(ctx context.Context, id int64, sections []string) error {
+	arg, err := sectionsArg(sections)
+	if err != nil {
+		return fmt.Errorf("store: set sections of subscription %d: %w", id, err)
+	}
+	return s.updateSubscription(ctx, "set sections of", id, `UPDATE subscriptions SET sections = $1 WHERE id = $2`, arg, id)
+}
+
+// SetSubscriptionAddress moves the subscription to a new address (a
+// Telegram group that migrated to a supergroup). The new address must be
+// free on the channel: a unique-key violation is returned as an error.
+func (s *Store) SetSubscriptionAddress(ctx context.Context, id int64, address string) error {
+	return s.updateSubscription(ctx, "set address of", id, `UPDATE subscriptions SET address = $1 WHERE id = $2`, address, id)
+}
+
+func (s *Store) updateSubscription(ctx context.Context, what string, id int64, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s subscription %d: %w", what, id, err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return fmt.Errorf("store: %s subscription %d: %w", what, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s subscription %d: %w", what, id, subscribers.ErrNotFound)
+	}
+	return nil
+}
+
+// ListSubscriptions returns up to limit (≤ 0: all) subscriptions of every
+// status with ids above afterID, by id.
+func (s *Store) ListSubscriptions(ctx context.Context, afterID int64, limit int) ([]subscribers.Subscription, error) {
+	out, err := s.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE id > $1 ORDER BY id LIMIT $2`, afterID, noLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: list subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// SubscriptionBatches cuts the active subscriptions of ch, in id order, into
+// batches of at most size, each given as its [first, last] ids. A batch is
+// a range, not a list, so a fan-out job stays small and a subscription
+// confirmed later (a higher id) falls outside every range.
+func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel, size int) ([][2]int64, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("store: subscription batches: size %d", size)
+	}
+	// Numbering the rows in the database returns one row per batch, not one
+	// per subscription (subscriptions_channel_status serves the scan).
+	rows, err := s.db.QueryContext(ctx, `SELECT MIN(id), MAX(id) FROM (
+			SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $2 AS batch
+			FROM subscriptions WHERE channel = $1 AND status = 'active'
+		) numbered GROUP BY batch ORDER BY batch`, string(ch), int64(size))
+	if err != nil {
+		return nil, fmt.Errorf("store: subscription batches: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]int64
+	for rows.Next() {
+		var r [2]int64
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, fmt.Errorf("store: subscription batches: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: subscription batches: %w", err)
+	}
+	return out, nil
+}
+
+// ActiveSubscriptionsInRange returns the active subscriptions of ch with ids
+// in [firstID, lastID], by id: one batch of SubscriptionBatches, read when
+// its job runs (so a reader who left in the meantime is not sent to).
+func (s *Store) ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error) {
+	out, err := s.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+		WHERE channel = $1 AND status = 'active' AND id >= $2 AND id <= $3 ORDER BY id`, string(ch), firstID, lastID)
+	if err != nil {
+		return nil, fmt.Errorf("store: active %s subscriptions %d-%d: %w", ch, firstID, lastID, err)
+	}
+	return out, nil
+}
+
+// CountSubscriptions returns how many subscriptions there are per channel
+// and status (only the pairs that have some).
+func (s *Store) CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT channel, status, COUNT(*) FROM subscriptions GROUP BY channel, status`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count subscriptions: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[subscribers.Channel]map[subscribers.Status]int)
+	for rows.Next() {
+		var ch subscribers.Channel
+		var st subscribers.Status
+		var n int
+		if err := rows.Scan(&ch, &st, &n); err != nil {
+			return nil, fmt.Errorf("store: count subscriptions: %w", err)
+		}
+		if out[ch] == nil {
+			out[ch] = make(map[subscribers.Status]int)
+		}
+		out[ch][st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: count subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) querySubscriptions(ctx context.Context, query string, args ...any) ([]subscribers.Subscription, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []subscribers.Subscription
+	for rows.Next() {
+		sub, err := scanSubscription(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, rows.Err()
+}

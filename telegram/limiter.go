@@ -1,0 +1,216 @@
+package telegram
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limiter paces everything one bot sends, as Telegram's FAQ asks
+// (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+// a global rate (about 30 messages per second, up to 1000 with paid
+// broadcasts), about one message per second in a chat and 20 per minute in a
+// group. A 429 answer holds every sender for retry_after (Hold).
+//
+// The global rate is a virtual schedule with no burst (GCRA with zero
+// tolerance): each Wait takes the next free slot, slots are 1/rate apart, so
+// the rate holds over any window, however many goroutines wait at once. One
+// Limiter is shared by all the goroutines of a Client; it holds no global
+// state.
+type Limiter struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+
+	every      time.Duration // global spacing; 0: no global cap
+	chatEvery  time.Duration
+	groupEvery time.Duration
+
+	mu      sync.Mutex
+	next    time.Time // next free global slot
+	hold    time.Time // no sending before this (429)
+	chats   map[string]*chatSlot
+	sweepAt int
+}
+
+type chatSlot struct {
+	sem  chan struct{} // one sender per chat at a time
+	next time.Time     // no message to this chat before this
+	refs int
+}
+
+// NewLimiter returns a limiter at perSecond messages per second overall
+// (0: no global cap) with Telegram's per-chat spacing. now and sleep may be
+// nil for the real clock.
+func NewLimiter(perSecond float64, now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	l := &Limiter{
+		now: now, sleep: sleep,
+		chatEvery: ChatInterval, groupEvery: GroupInterval,
+		chats: make(map[string]*chatSlot), sweepAt: 1024,
+	}
+	if perSecond > 0 {
+		l.every = time.Duration(float64(time.Second) / perSecond)
+	}
+	return l
+}
+
+// SetChatIntervals changes the spacing of messages to one private chat and
+// to one group or channel (tests use short ones).
+func (l *Limiter) SetChatIntervals(private, group time.Duration) {
+	l.mu.Lock()
+	l.chatEvery, l.groupEvery = private, group
+	l.mu.Unlock()
+}
+
+// Interval is the global spacing between two messages (0: none).
+func (l *Limiter) Interval() time.Duration { return l.every }
+
+// ChatInterval is the spacing the limiter keeps between two messages to
+// chat: group chats (negative ids) and channels (@name) get 20 per minute.
+func (l *Limiter) ChatInterval(chat string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.chatInterval(chat)
+}
+
+func (l *Limiter) chatInterval(chat string) time.Duration {
+	if strings.HasPrefix(chat, "@") {
+		return l.groupEvery
+	}
+	if id, err := strconv.ParseInt(chat, 10, 64); err == nil && id < 0 {
+		return l.groupEvery
+	}
+	return l.chatEvery
+}
+
+// Hold stops every Wait until d from now: Telegram answered 429 with
+// retry_after.
+func (l *Limiter) Hold(d time.Duration) {
+	l.mu.Lock()
+	if t := l.now().Add(d); t.After(l.hold) {
+		l.hold = t
+	}
+	l.mu.Unlock()
+}
+
+// HeldUntil is the end of the current 429 hold (zero or past: none).
+func (l *Limiter) HeldUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hold
+}
+
+// Wait blocks until a message may be sent to chat ("" for a request that
+// counts against the global rate only) and takes that slot. It returns
+// ctx's error if ctx ends first.
+func (l *Limiter) Wait(ctx context.Context, chat string) error {
+	if chat == "" {
+		return l.waitGlobal(ctx)
+	}
+	cs := l.acquire(chat)
+	defer l.release(cs)
+	select {
+	case cs.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-cs.sem }()
+
+	// The chat's own spacing first, then a global slot; the chat's next time
+	// is set from the moment the global slot came, so two messages to one
+	// chat are never closer than its interval, whatever the global queue did.
+	for {
+		l.mu.Lock()
+		now := l.now()
+		t := cs.next
+		if l.hold.After(t) {
+			t = l.hold
+		}
+		l.mu.Unlock()
+		if !now.Before(t) {
+			break
+		}
+		if err := l.sleep(ctx, t.Sub(now)); err != nil {
+			return err
+		}
+	}
+	if err := l.waitGlobal(ctx); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	cs.next = l.now().Add(l.chatInterval(chat))
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Limiter) waitGlobal(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		now := l.now()
+		if now.Before(l.hold) {
+			d := l.hold.Sub(now)
+			l.mu.Unlock()
+			if err := l.sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
+		slot := now
+		if l.next.After(slot) {
+			slot = l.next
+		}
+		l.next = slot.Add(l.every)
+		l.mu.Unlock()
+
+		if d := slot.Sub(now); d > 0 {
+			if err := l.sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		// A 429 may have come in while this slot was waited for: then the
+		// slot is given up and the hold is waited out like everyone's.
+		l.mu.Lock()
+		held := l.now().Before(l.hold)
+		l.mu.Unlock()
+		if !held {
+			return nil
+		}
+	}
+}
+
+func (l *Limiter) acquire(chat string) *chatSlot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cs := l.chats[chat]
+	if cs == nil {
+		cs = &chatSlot{sem: make(chan struct{}, 1)}
+		l.chats[chat] = cs
+	}
+	cs.refs++
+	return cs
+}
+
+// release forgets chats that are idle and past their interval once the map
+// grows, so a fan-out to a million chats does not keep a million entries.
+func (l *Limiter) release(cs *chatSlot) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cs.refs--
+	if len(l.chats) < l.sweepAt {
+		return
+	}
+	now := l.now()
+	for k, v := range l.chats {
+		if v.refs == 0 && !v.next.After(now) {
+			delete(l.chats, k)
+		}
+	}
+	l.sweepAt = max(1024, 2*len(l.chats))
+}

@@ -1,0 +1,181 @@
+package telegram
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a clock whose Sleep advances it: limiter tests run in
+// virtual time, without sleeping.
+type fakeClock struct {
+	mu  sync.Mutex
+	t   time.Time
+	log []time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = append(c.log, d)
+	if d > 0 {
+		c.t = c.t.Add(d)
+	}
+	return ctx.Err()
+}
+
+func (c *fakeClock) since(t0 time.Time) time.Duration { return c.Now().Sub(t0) }
+
+func TestLimiterGlobalSpacing(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLimiter(10, clk.Now, clk.Sleep)
+	t0 := clk.Now()
+	ctx := context.Background()
+	for i := range 5 {
+		if err := l.Wait(ctx, ChatID(int64(100+i))); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := clk.since(t0), time.Duration(i)*100*time.Millisecond; got != want {
+			t.Fatalf("message %d at %s, want %s", i, got, want)
+		}
+	}
+	// Global-only requests take slots too.
+	if err := l.Wait(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.since(t0); got != 500*time.Millisecond {
+		t.Fatalf("global-only wait at %s, want 500ms", got)
+	}
+}
+
+func TestLimiterPerChat(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLimiter(1000, clk.Now, clk.Sleep)
+	ctx := context.Background()
+	test := func(chat string, n int, want time.Duration) {
+		t.Helper()
+		t0 := clk.Now()
+		for range n {
+			if err := l.Wait(ctx, chat); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := clk.since(t0); got < want || got > want+10*time.Millisecond {
+			t.Errorf("%d messages to %s took %s, want %s", n, chat, got, want)
+		}
+	}
+	test("42", 3, 2*time.Second)             // private: 1/s
+	test("-1001234567890", 3, 6*time.Second) // group: 20/min
+	test("@channel", 2, 3*time.Second)       // channel
+	test("43", 1, 0)                         // another chat is not held up
+	if got := l.ChatInterval("-5"); got != GroupInterval {
+		t.Errorf("ChatInterval(-5) = %s", got)
+	}
+}
+
+func TestLimiterHold(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLimiter(30, clk.Now, clk.Sleep)
+	ctx := context.Background()
+	t0 := clk.Now()
+	if err := l.Wait(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	l.Hold(3 * time.Second) // a 429 with retry_after 3
+	if err := l.Wait(ctx, "2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.since(t0); got < 3*time.Second {
+		t.Fatalf("sent %s after a 3s hold", got)
+	}
+	// A shorter hold does not shorten a longer one.
+	l.Hold(10 * time.Second)
+	l.Hold(time.Second)
+	if got := l.HeldUntil().Sub(clk.Now()); got != 10*time.Second {
+		t.Fatalf("hold %s, want 10s", got)
+	}
+}
+
+func TestLimiterCancel(t *testing.T) {
+	l := NewLimiter(1, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Wait(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	start := time.Now()
+	if err := l.Wait(ctx, "2"); err == nil {
+		t.Fatal("Wait with a cancelled context succeeded")
+	}
+	if time.Since(start) > 100*time.Millisecond {
+		t.Fatal("Wait did not return promptly on cancel")
+	}
+}
+
+// TestLimiterConcurrent checks the real-clock rate with many goroutines
+// and that chat entries are swept.
+func TestLimiterConcurrent(t *testing.T) {
+	const rate, n = 200.0, 100
+	l := NewLimiter(rate, nil, nil)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var times []time.Time
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Wait(ctx, ChatID(int64(i))); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			times = append(times, time.Now())
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	first, last := times[0], times[0]
+	for _, x := range times {
+		if x.Before(first) {
+			first = x
+		}
+		if x.After(last) {
+			last = x
+		}
+	}
+	min := time.Duration(float64(n-1) / rate * float64(time.Second))
+	if d := last.Sub(first); d < min-5*time.Millisecond {
+		t.Fatalf("%d waits in %s, faster than %v/s", n, d, rate)
+	}
+}
+
+func TestLimiterSweep(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLimiter(1000, clk.Now, clk.Sleep)
+	l.sweepAt = 16
+	ctx := context.Background()
+	for i := range 15 {
+		if err := l.Wait(ctx, ChatID(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Sleep(ctx, 2*time.Second) // every chat's interval is over
+	if err := l.Wait(ctx, "999"); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	left := len(l.chats)
+	l.mu.Unlock()
+	if left > 1 {
+		t.Errorf("%d chat entries kept after their intervals passed, want them swept", left)
+	}
+}

@@ -1,0 +1,462 @@
+package telegram_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+	"github.com/digestbot/digestbot/telegram"
+	"github.com/digestbot/digestbot/telegram/telegramtest"
+)
+
+// logBuf collects log output; tests check it never holds the token.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type env struct {
+	srv    *telegramtest.Server
+	client *telegram.Client
+	logs   *logBuf
+}
+
+func newEnv(t *testing.T, o telegramtest.Options, cfg telegram.Config) *env {
+	t.Helper()
+	srv := telegramtest.NewServer(o)
+	t.Cleanup(srv.Close)
+	logs := &logBuf{}
+	cfg.Token = srv.Token()
+	cfg.APIEndpoint = srv.Endpoint()
+	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := telegram.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{srv: srv, client: c, logs: logs}
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), srv.Token()) {
+			t.Errorf("the token appears in the log:\n%s", logs)
+		}
+	})
+	return e
+}
+
+// fastChats shortens the per-chat intervals (1 s, 3 s) for tests that are
+// not about them; the client's limiter is set to match.
+var fastChats = telegramtest.Options{ChatInterval: 50 * time.Millisecond, GroupInterval: 150 * time.Millisecond, ChatTolerance: 10 * time.Millisecond}
+
+func subs(ids ...int64) []subscribers.Subscription {
+	out := make([]subscribers.Subscription, len(ids))
+	for i, id := range ids {
+		out[i] = subscribers.Subscription{ID: int64(i + 1), Channel: subscribers.Telegram, Address: strconv.FormatInt(id, 10), Status: subscribers.Active}
+	}
+	return out
+}
+
+// fixedRender renders n messages per edition, marked with the sections.
+func fixedRender(n int) func(digest.Edition, []string, digest.RenderOptions) ([]string, error) {
+	return func(ed digest.Edition, secs []string, _ digest.RenderOptions) ([]string, error) {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("<b>Edition %d</b> part %d/%d [%s]", ed.ID, i+1, n, strings.Join(secs, ","))
+		}
+		return out, nil
+	}
+}
+
+func TestNewWrongToken(t *testing.T) {
+	srv := telegramtest.NewServer(telegramtest.Options{})
+	defer srv.Close()
+	_, err := telegram.New(context.Background(), telegram.Config{Token: "999:wrong", APIEndpoint: srv.Endpoint()})
+	if telegram.Classify(err) != telegram.ClassUnauthorized {
+		t.Fatalf("New with a wrong token: %v (%s)", err, telegram.Classify(err))
+	}
+	if strings.Contains(err.Error(), "999:wrong") {
+		t.Fatalf("error holds the token: %v", err)
+	}
+}
+
+func TestNetworkErrorRedacted(t *testing.T) {
+	e := newEnv(t, telegramtest.Options{}, telegram.Config{})
+	e.srv.Close() // connection refused from now on
+	_, err := e.client.SendMessage(context.Background(), telegram.Message{Chat: "1", Text: "x"})
+	if err == nil {
+		t.Fatal("send to a closed server succeeded")
+	}
+	if strings.Contains(err.Error(), e.srv.Token()) || !strings.Contains(err.Error(), "<token>") {
+		t.Fatalf("network error not redacted: %v", err)
+	}
+	if telegram.Classify(err) != telegram.ClassTemporary {
+		t.Fatalf("class %s, want temporary", telegram.Classify(err))
+	}
+}
+
+func TestClassify(t *testing.T) {
+	test := func(code int, desc string, migrate int64, want telegram.Class) {
+		t.Helper()
+		err := &telegram.APIError{Method: "sendMessage", Code: code, Description: desc, MigrateTo: migrate}
+		if got := telegram.Classify(fmt.Errorf("wrapped: %w", err)); got != want {
+			t.Errorf("Classify(%d %q) = %s, want %s", code, desc, got, want)
+		}
+	}
+	test(403, "Forbidden: bot was blocked by the user", 0, telegram.ClassBlocked)
+	test(403, "Forbidden: user is deactivated", 0, telegram.ClassBlocked)
+	test(403, "Forbidden: bot was kicked from the group chat", 0, telegram.ClassBlocked)
+	test(400, "Bad Request: chat not found", 0, telegram.ClassBlocked)
+	test(400, "Bad Request: group chat was upgraded to a supergroup chat", -1001, telegram.ClassMigrated)
+	test(400, `Bad Request: can't parse entities: Unsupported start tag "div" at byte offset 0`, 0, telegram.ClassBadHTML)
+	test(400, "Bad Request: message is too long", 0, telegram.ClassTooLong)
+	test(400, "Bad Request: BUTTON_DATA_INVALID", 0, telegram.ClassBadRequest)
+	test(429, "Too Many Requests: retry after 5", 0, telegram.ClassRateLimited)
+	test(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0, telegram.ClassConflict)
+	test(401, "Unauthorized", 0, telegram.ClassUnauthorized)
+	test(500, "Internal Server Error", 0, telegram.ClassTemporary)
+	test(502, "Bad Gateway", 0, telegram.ClassTemporary)
+	if got := telegram.Classify(context.Canceled); got != telegram.ClassCanceled {
+		t.Errorf("Classify(Canceled) = %s", got)
+	}
+	if got := telegram.Classify(nil); got != telegram.ClassNone {
+		t.Errorf("Classify(nil) = %s", got)
+	}
+}
+
+// TestSendOutcomes sends one batch to chats in every state the fake knows
+// and checks each reader's outcome.
+func TestSendOutcomes(t *testing.T) {
+	e := newEnv(t, fastChats, telegram.Config{})
+	e.client.Limiter().SetChatIntervals(fastChats.ChatInterval, fastChats.GroupInterval)
+	const (
+		ok1, ok2, blocked, deactivated, unknown, oldGroup, newGroup = 11, 12, 13, 14, 15, -555, -1001000000555
+	)
+	e.srv.AddChat(ok1, ok2)
+	e.srv.Block(blocked)
+	e.srv.Deactivate(deactivated)
+	e.srv.Migrate(oldGroup, newGroup)
+
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(2)})
+	batch := subs(ok1, blocked, deactivated, unknown, oldGroup, ok2)
+	batch = append(batch, subscribers.Subscription{ID: 99, Channel: subscribers.Telegram, Address: "not-a-chat"})
+	res, err := s.Send(context.Background(), digest.Edition{ID: 7}, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []delivery.Outcome{delivery.Sent, delivery.Blocked, delivery.Blocked, delivery.Blocked, delivery.Sent, delivery.Sent, delivery.Failed}
+	for i, r := range res {
+		if r.SubscriptionID != batch[i].ID || r.Outcome != want[i] {
+			t.Errorf("result %d: %+v, want outcome %d", i, r, want[i])
+		}
+		if (r.Outcome == delivery.Sent) != (r.Err == nil) {
+			t.Errorf("result %d: outcome %d with error %v", i, r.Outcome, r.Err)
+		}
+	}
+	if res[4].NewAddress != strconv.Itoa(newGroup) {
+		t.Errorf("migrated group: NewAddress %q, want %d", res[4].NewAddress, newGroup)
+	}
+	// Messages in order, HTML, previews off, buttons on the last only.
+	for _, chat := range []int64{ok1, ok2, newGroup} {
+		msgs := e.srv.Messages(chat)
+		if len(msgs) != 2 {
+			t.Fatalf("chat %d got %d messages, want 2", chat, len(msgs))
+		}
+		for i, m := range msgs {
+			if !strings.Contains(m.Text, fmt.Sprintf("part %d/2", i+1)) || m.ParseMode != "HTML" {
+				t.Errorf("chat %d message %d: %q (%s)", chat, i, m.Text, m.ParseMode)
+			}
+			if m.LinkPreviewOptions == nil || !m.LinkPreviewOptions.IsDisabled {
+				t.Errorf("chat %d message %d: link previews not disabled", chat, i)
+			}
+			if m.AllowPaidBroadcast {
+				t.Errorf("paid broadcast without paid_broadcast")
+			}
+		}
+		if msgs[0].ReplyMarkup != nil {
+			t.Errorf("chat %d: buttons on the first message", chat)
+		}
+		btns := msgs[1].ReplyMarkup.Buttons()
+		if len(btns) != 2 || btns[0].CallbackData != telegram.CallbackSettings || btns[1].CallbackData != telegram.CallbackUnsubscribe {
+			t.Errorf("chat %d: buttons %+v", chat, btns)
+		}
+	}
+	if n := len(e.srv.Messages(oldGroup)); n != 0 {
+		t.Errorf("old group id got %d messages", n)
+	}
+	if st := s.Stats(); st.Sent != 3 || st.Blocked != 3 || st.Failed != 1 || st.Migrated != 1 || st.Messages != 6 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSendRendererBugs: HTML Telegram refuses and over-long messages are
+// Failed, counted and logged at error level with the edition id.
+func TestSendRendererBugs(t *testing.T) {
+	e := newEnv(t, telegramtest.Options{}, telegram.Config{})
+	e.srv.AddChat(1, 2)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{
+		RenderFunc: func(ed digest.Edition, secs []string, _ digest.RenderOptions) ([]string, error) {
+			if len(secs) > 0 {
+				return []string{strings.Repeat("a", 4097)}, nil
+			}
+			return []string{"<div>not Telegram HTML</div>"}, nil
+		},
+	})
+	batch := subs(1, 2)
+	batch[1].Sections = []string{"World"}
+	res, err := s.Send(context.Background(), digest.Edition{ID: 31}, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != delivery.Failed || !strings.Contains(res[0].Err.Error(), "can't parse entities") {
+		t.Errorf("bad HTML: %+v", res[0])
+	}
+	if res[1].Outcome != delivery.Failed || !strings.Contains(res[1].Err.Error(), "message is too long") {
+		t.Errorf("too long: %+v", res[1])
+	}
+	if st := s.Stats(); st.BadHTML != 1 || st.TooLong != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "edition_id=31") {
+		t.Errorf("renderer bug not logged at error level with the edition id:\n%s", logs)
+	}
+}
+
+// TestSendTemporary: a 5xx is retried in place; a Bot API that stays down
+// makes the whole batch an error (nothing to record, the job retries).
+func TestSendTemporary(t *testing.T) {
+	e := newEnv(t, fastChats, telegram.Config{})
+	e.client.Limiter().SetChatIntervals(fastChats.ChatInterval, fastChats.GroupInterval)
+	e.srv.AddChat(1, 2, 3, 4)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(1), RetryBackoff: 10 * time.Millisecond, Workers: 1})
+	e.srv.FailNext("sendMessage", telegramtest.Failure{Status: 500}, telegramtest.Failure{Status: 502, HTML: true})
+	res, err := s.Send(context.Background(), digest.Edition{ID: 1}, subs(1))
+	if err != nil || res[0].Outcome != delivery.Sent {
+		t.Fatalf("after two 5xx: %+v, %v", res, err)
+	}
+
+	var down []telegramtest.Failure
+	for range 20 {
+		down = append(down, telegramtest.Failure{Drop: true})
+	}
+	e.srv.FailNext("sendMessage", down...)
+	res, err = s.Send(context.Background(), digest.Edition{ID: 1}, subs(2, 3, 4))
+	if err == nil || res != nil {
+		t.Fatalf("Bot API down: %+v, %v; want a batch error", res, err)
+	}
+	if telegram.Classify(err) != telegram.ClassTemporary {
+		t.Errorf("batch error class %s: %v", telegram.Classify(err), err)
+	}
+}
+
+// TestSendRateLimit: the client's limit at the fake's: no 429 at all; the
+// sustained rate is close to the limit.
+func TestSendRateLimit(t *testing.T) {
+	const rate, n = 25, 50
+	e := newEnv(t, telegramtest.Options{GlobalRate: rate, AllChatsKnown: true}, telegram.Config{RatePerSecond: rate})
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(1)})
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = int64(1000 + i)
+	}
+	// Two batch jobs at once share one limiter.
+	var wg sync.WaitGroup
+	for _, half := range [][]int64{ids[:n/2], ids[n/2:]} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.Send(context.Background(), digest.Edition{ID: 2}, subs(half...))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, r := range res {
+				if r.Outcome != delivery.Sent {
+					t.Errorf("%+v", r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := e.srv.Stats()
+	if st.TooManyRequests != 0 || st.Sent != n {
+		t.Fatalf("fake stats %+v, want %d sent and no 429", st, n)
+	}
+	if r := st.Rate(); r < 0.9*rate || r > 1.05*rate {
+		t.Errorf("sustained rate %.1f/s, want about %d/s", r, rate)
+	}
+	if peak := e.srv.MaxInWindow(time.Second); peak > rate+1 {
+		t.Errorf("peak %d messages in one second, limit %d", peak, rate)
+	}
+}
+
+// TestSendPerChatSpacing: a three-message digest to a few readers keeps
+// each chat at its interval and gets no 429, the messages interleaved.
+func TestSendPerChatSpacing(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	e := newEnv(t, telegramtest.Options{ChatInterval: interval, GroupInterval: 3 * interval, ChatTolerance: 20 * time.Millisecond, AllChatsKnown: true},
+		telegram.Config{RatePerSecond: 1000, PaidBroadcast: true})
+	e.client.Limiter().SetChatIntervals(interval, 3*interval)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(3)})
+	start := time.Now()
+	res, err := s.Send(context.Background(), digest.Edition{ID: 3}, subs(1, 2, 3, -4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("%+v", r)
+		}
+	}
+	if took := time.Since(start); took > 6*interval+300*time.Millisecond {
+		t.Errorf("took %s: chats were not interleaved", took)
+	}
+	if st := e.srv.Stats(); st.TooManyRequests != 0 {
+		t.Errorf("%d 429s", st.TooManyRequests)
+	}
+	for _, chat := range []int64{1, 2, 3, -4} {
+		msgs := e.srv.Messages(chat)
+		want := interval
+		if chat < 0 {
+			want = 3 * interval
+		}
+		for i := 1; i < len(msgs); i++ {
+			if gap := msgs[i].Time.Sub(msgs[i-1].Time); gap < want-5*time.Millisecond {
+				t.Errorf("chat %d: %s between messages, want ≥ %s", chat, gap, want)
+			}
+		}
+		if len(msgs) != 3 || !msgs[0].AllowPaidBroadcast {
+			t.Errorf("chat %d: %d messages, paid=%v", chat, len(msgs), len(msgs) > 0 && msgs[0].AllowPaidBroadcast)
+		}
+	}
+}
+
+// TestSend429HoldsAndResends: a client configured faster than the server
+// gets 429s, holds every sender for retry_after and loses nothing.
+func TestSend429HoldsAndResends(t *testing.T) {
+	e := newEnv(t, telegramtest.Options{GlobalRate: 8, GlobalTolerance: 500 * time.Millisecond, AllChatsKnown: true},
+		telegram.Config{RatePerSecond: 1000})
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(1)})
+	ids := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	res, err := s.Send(context.Background(), digest.Edition{ID: 4}, subs(ids...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("%+v", r)
+		}
+	}
+	st := e.srv.Stats()
+	if st.TooManyRequests == 0 || st.Sent != int64(len(ids)) {
+		t.Fatalf("fake stats %+v: want some 429s and every message sent", st)
+	}
+	if got := e.client.Stats().RateLimited; got != st.TooManyRequests {
+		t.Errorf("client counted %d 429s, server sent %d", got, st.TooManyRequests)
+	}
+	if !strings.Contains(e.logs.String(), "retry_after=1s") {
+		t.Errorf("429 hold not logged:\n%s", e.logs)
+	}
+}
+
+func TestSendCancelled(t *testing.T) {
+	e := newEnv(t, telegramtest.Options{AllChatsKnown: true}, telegram.Config{RatePerSecond: 2})
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(1)})
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	res, err := s.Send(ctx, digest.Edition{ID: 5}, subs(1, 2, 3, 4, 5, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, retry := 0, 0
+	for _, r := range res {
+		switch r.Outcome {
+		case delivery.Sent:
+			sent++
+		case delivery.Retry:
+			retry++
+			if !errors.Is(r.Err, context.DeadlineExceeded) {
+				t.Errorf("retry error %v", r.Err)
+			}
+		default:
+			t.Errorf("%+v", r)
+		}
+	}
+	if sent == 0 || retry == 0 || sent+retry != 6 {
+		t.Errorf("sent %d, retry %d", sent, retry)
+	}
+	if int64(sent) != e.srv.Stats().Sent {
+		t.Errorf("reported %d sent, server got %d", sent, e.srv.Stats().Sent)
+	}
+}
+
+func TestPostAndNotify(t *testing.T) {
+	e := newEnv(t, fastChats, telegram.Config{PaidBroadcast: true})
+	e.client.Limiter().SetChatIntervals(fastChats.ChatInterval, fastChats.GroupInterval)
+	e.srv.AddChannel(-1009999, "dailyheadlines")
+	e.srv.AddChat(77)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(2)})
+	ctx := context.Background()
+	if err := s.Post(ctx, "@dailyheadlines", digest.Edition{ID: 9}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := e.srv.Messages(-1009999)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "[]") {
+		t.Fatalf("channel got %+v", msgs)
+	}
+	btn := msgs[1].ReplyMarkup.Buttons()
+	if len(btn) != 1 || btn[0].URL != "https://t.me/"+e.srv.BotUsername()+"?start=channel" {
+		t.Errorf("channel post button %+v", btn)
+	}
+	if err := s.Post(ctx, "@nosuchchannel", digest.Edition{ID: 9}); telegram.Classify(err) != telegram.ClassBlocked {
+		t.Errorf("post to unknown channel: %v", err)
+	}
+	if err := s.Notify(ctx, 77, "<b>done</b> &amp; dusted"); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.srv.Messages(77); len(m) != 1 || m[0].PlainText != "done & dusted" {
+		t.Errorf("notify: %+v", m)
+	}
+}
+
+func TestSetCommands(t *testing.T) {
+	e := newEnv(t, telegramtest.Options{}, telegram.Config{})
+	e.srv.AddChat(501)
+	if err := e.client.SetCommands(context.Background(), []int64{501, 502}); err != nil {
+		t.Fatal(err)
+	}
+	def := e.srv.Commands("default")
+	if len(def) != len(telegram.ReaderCommands()) || def[0].Command != "start" {
+		t.Errorf("default commands %+v", def)
+	}
+	adm := e.srv.Commands("chat:501")
+	if len(adm) != len(telegram.ReaderCommands())+len(telegram.AdminCommands()) {
+		t.Errorf("admin commands %+v", adm)
+	}
+	if got := e.srv.Commands("chat:502"); got != nil {
+		t.Errorf("admin who never started the bot: %+v", got)
+	}
+	if !strings.Contains(e.logs.String(), "user_id=502") {
+		t.Errorf("skipped admin not logged:\n%s", e.logs)
+	}
+}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+)
+
+// sendTimeout bounds POST /api/v1/editions, which builds the edition and
+// queues its fan-out (the sending itself runs in the background).
+const sendTimeout = 2 * time.Minute
+
+type editionJSON struct {
+	ID         int64           `json:"id"`
+	Newsletter string          `json:"newsletter"`
+	Date       string          `json:"date"`
+	Title      string          `json:"title"`
+	Status     string          `json:"status"`
+	CutoffFrom *time.Time      `json:"cutoff_from,omitempty"`
+	CutoffTo   *time.Time      `json:"cutoff_to,omitempty"`
+	CreatedAt  *time.Time      `json:"created_at,omitempty"`
+	SentAt     *time.Time      `json:"sent_at,omitempty"`
+	Items      []digest.Item   `json:"items"`
+	Deliveries []deliveryCount `json:"deliveries"`
+}
+
+type deliveryCount struct {
+	Channel string `json:"channel"`
+	Status  string `json:"status"`
+	N       int    `json:"n"`
+}
+
+func toEditionJSON(e digest.Edition, stats []delivery.Count) editionJSON {
+	out := editionJSON{
+		ID: e.ID, Newsletter: e.Newsletter, Date: e.Date, Title: e.Title, Status: e.Status,
+		CutoffFrom: timePtr(e.CutoffFrom), CutoffTo: timePtr(e.CutoffTo),
+		CreatedAt: timePtr(e.CreatedAt), SentAt: timePtr(e.SentAt),
+		Items: e.Items, Deliveries: make([]deliveryCount, 0, len(stats)),
+	}
+	if out.Items == nil {
+		out.Items = []digest.Item{}
+	}
+	for _, c := range stats {
+		out.Deliveries = append(out.Deliveries, deliveryCount(c))
+	}
+	return out
+}
+
+// sendEdition is POST /api/v1/editions: build today's edition if needed
+// and send it now. 202: the fan-out is queued, follow it with GET.
+func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
+	if s.editions == nil {
+		return errUnavailable
+	}
+	// A client that hangs up must not abort a build halfway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
+	defer cancel()
+	e, err := s.editions.SendNow(ctx)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, toEditionJSON(e, nil))
+	return nil
+}
+
+// getEdition is GET /api/v1/editions/{id}, with its delivery counts.
+func (s *Server) getEdition(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.GetEdition(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	stats, err := s.store.DeliveryStats(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toEditionJSON(e, stats))
+	return nil
+}

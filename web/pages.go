@@ -1,0 +1,135 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// pages holds one parsed template set per page: the layout, the shared
+// partials and the page's own "title" and "content".
+type pages map[string]*template.Template
+
+var pageNames = []string{"signup", "check", "confirm", "confirmed", "unsubscribe", "preferences", "archive", "error"}
+
+func parsePages() (pages, error) {
+	p := make(pages, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.ParseFS(assets, "templates/layout.html", "templates/sections.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
+		}
+		p[name] = t
+	}
+	return p, nil
+}
+
+// view is the data of every page; each page uses the fields it needs.
+type view struct {
+	Lang, Newsletter, PostalAddress string
+
+	CSRF         string
+	Email        string // signup: the address typed, refilled after an error
+	Error        string // a message for the reader (escaped by the template)
+	Notice       string
+	Heading      string
+	Sections     []sectionBox
+	SectionsHint string
+
+	Sub                          subscribers.Subscription
+	Active                       bool
+	Token, PrefToken, UnsubToken string
+
+	Editions []archiveEntry
+}
+
+type sectionBox struct {
+	Name    string
+	Checked bool
+}
+
+func (s *Server) view() view {
+	return view{Lang: s.cfg.Lang, Newsletter: s.cfg.Title, PostalAddress: s.cfg.PostalAddress}
+}
+
+// sectionBoxes ticks the sections that wants reports as chosen.
+func (s *Server) sectionBoxes(wants func(string) bool) []sectionBox {
+	b := make([]sectionBox, len(s.cfg.Sections))
+	for i, name := range s.cfg.Sections {
+		b[i] = sectionBox{Name: name, Checked: wants(name)}
+	}
+	return b
+}
+
+// render writes page with status. It renders into a buffer first so that a
+// template error becomes a clean 500, not half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", slog.String("page", name), slog.Any("error", err))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// pageHandler serves a reader page; a returned error becomes an error page.
+type pageHandler func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) page(h pageHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Pages may show an address or carry a token: never cache them
+		// in a shared cache.
+		w.Header().Set("Cache-Control", "no-store")
+		if err := h(w, r); err != nil {
+			s.errorPage(w, r, err)
+		}
+	})
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := statusOf(err)
+	s.logError(r, status, err)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RateEvery.Seconds()+0.5)))
+	}
+	v := s.view()
+	v.Heading, v.Error = heading(status), msg
+	s.render(w, r, status, "error", v)
+}
+
+// logError logs server-side failures in full and client mistakes briefly.
+// The route pattern is logged, never the path: paths carry tokens.
+func (s *Server) logError(r *http.Request, status int, err error) {
+	attrs := []slog.Attr{slog.String("route", r.Pattern), slog.Int("status", status), slog.Any("error", err)}
+	if status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed", attrs...)
+		return
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", attrs...)
+}
+
+func (s *Server) stylesheet() http.Handler {
+	css, err := assets.ReadFile("static/style.css")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(css)
+	})
+}

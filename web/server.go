@@ -1,0 +1,170 @@
+// Package web serves digestbot over HTTP: the reader pages (signup, confirm,
+// unsubscribe, preferences, archive), the admin API, health and metrics.
+// Every page works without JavaScript; templates and the stylesheet are
+// embedded.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+// Store is what the web package reads directly; *store.Store implements it.
+type Store interface {
+	DB() *sql.DB // for the health check's ping
+	ListArticles(ctx context.Context, beforeID int64, limit int) ([]articles.Article, error)
+	UpdateArticle(ctx context.Context, id int64, p articles.Patch) (articles.Article, error)
+	CountArticles(ctx context.Context) (int, error)
+	GetEdition(ctx context.Context, id int64) (digest.Edition, error)
+	GetEditionByDate(ctx context.Context, newsletter, date string) (digest.Edition, error)
+	LatestEdition(ctx context.Context, newsletter string) (digest.Edition, error)
+	ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error)
+	DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error)
+	ListSubscriptions(ctx context.Context, afterID int64, limit int) ([]subscribers.Subscription, error)
+	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
+}
+
+// Subscriptions is the reader life cycle; *subscribers.Service implements it.
+type Subscriptions interface {
+	SubscribeEmail(ctx context.Context, address string, sections []string, source string) error
+	AddConfirmedEmail(ctx context.Context, address string, sections []string, source string) (subscribers.Subscription, bool, error)
+	Lookup(ctx context.Context, p subscribers.Purpose, token string) (subscribers.Subscription, error)
+	Confirm(ctx context.Context, token string) (subscribers.Subscription, error)
+	Unsubscribe(ctx context.Context, token string) (subscribers.Subscription, error)
+	SetSections(ctx context.Context, token string, sections []string) (subscribers.Subscription, error)
+	Token(p subscribers.Purpose, id int64) string
+}
+
+// Articles adds articles for the admin API. ImportURL fetches and extracts
+// the page at url; ImportArticle cleans and stores an article given in
+// full. Both dedupe as the store does and return the stored article.
+type Articles interface {
+	ImportURL(ctx context.Context, url, section string) (articles.Article, error)
+	ImportArticle(ctx context.Context, a articles.Article) (articles.Article, error)
+}
+
+// Editions builds today's edition if needed and starts its delivery; it
+// returns once the fan-out is queued, not when every message is out.
+type Editions interface {
+	SendNow(ctx context.Context) (digest.Edition, error)
+}
+
+// Config is what the web package needs from the configuration.
+type Config struct {
+	Title         string         // newsletter.title
+	BaseURL       string         // newsletter.base_url
+	PostalAddress string         // newsletter.postal_address
+	Location      *time.Location // newsletter.timezone
+	Sections      []string       // newsletter.sections
+	Newsletter    string         // edition key; digest.DefaultNewsletter when ""
+	Lang          string         // lang of the pages; "en" when ""
+
+	Secret     string // security.secret: keys the CSRF tokens
+	AdminToken string // http.admin_token; "" disables the admin API
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed. Empty: the client is RemoteAddr, whatever headers say.
+	TrustedProxies []netip.Prefix
+	// POST rate limit per client IP (IPv6: per /64): a bucket of RateBurst,
+	// refilled one every RateEvery. Defaults 20 and 3s: 20 quick POSTs,
+	// then 20 a minute.
+	RateBurst int
+	RateEvery time.Duration
+
+	Log *slog.Logger
+	Now func() time.Time // nil: time.Now
+}
+
+// Deps are the services the handlers call. Articles and Editions may be
+// nil: their admin endpoints then answer 501.
+type Deps struct {
+	Store         Store
+	Subscriptions Subscriptions
+	Articles      Articles
+	Editions      Editions
+}
+
+// Server is the HTTP handler of digestbot. Mount it as the Handler of an
+// http.Server; it has no goroutines and nothing to close.
+type Server struct {
+	cfg      Config
+	store    Store
+	subs     Subscriptions
+	articles Articles
+	editions Editions
+
+	log       *slog.Logger
+	now       func() time.Time
+	handler   http.Handler
+	pages     pages
+	csrf      *csrf
+	limiter   *limiter
+	metrics   *httpMetrics
+	adminHash *[sha256.Size]byte // nil: admin API disabled
+}
+
+// New returns the handler. Store and Subscriptions are required.
+func New(cfg Config, d Deps) (*Server, error) {
+	if d.Store == nil || d.Subscriptions == nil {
+		return nil, errors.New("web: Store and Subscriptions are required")
+	}
+	if cfg.Secret == "" {
+		return nil, errors.New("web: Secret is required (security.secret)")
+	}
+	if cfg.Title == "" {
+		cfg.Title = "Daily Headlines"
+	}
+	if cfg.Newsletter == "" {
+		cfg.Newsletter = digest.DefaultNewsletter
+	}
+	if cfg.Lang == "" {
+		cfg.Lang = "en"
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 20
+	}
+	if cfg.RateEvery <= 0 {
+		cfg.RateEvery = 3 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, store: d.Store, subs: d.Subscriptions, articles: d.Articles, editions: d.Editions,
+		log: cfg.Log, now: cfg.Now, pages: p,
+		csrf:    newCSRF(cfg.Secret),
+		limiter: newLimiter(cfg.RateBurst, cfg.RateEvery, cfg.Now),
+		metrics: newHTTPMetrics(),
+	}
+	if cfg.AdminToken != "" {
+		// Compared as hashes so the comparison takes the same time
+		// whatever the length of the guess.
+		h := sha256.Sum256([]byte(cfg.AdminToken))
+		s.adminHash = &h
+	}
+	s.handler = s.middleware(s.routes())
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

@@ -1,0 +1,54 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+const signupHint = "Every section is ticked to start with; untick what you don't want."
+
+// signupForm is GET /: "Sign Up for Daily Headlines".
+func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) error {
+	v := s.view()
+	v.CSRF = s.csrf.token(w, r)
+	v.Sections = s.sectionBoxes(func(string) bool { return true })
+	v.SectionsHint = signupHint
+	s.render(w, r, http.StatusOK, "signup", v)
+	return nil
+}
+
+// subscribe is POST /subscribe. The answer is the same page whether the
+// address is new, pending or already active (SPEC §6: no enumeration); a
+// malformed address gets the form back with the reason.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	if err := s.csrf.check(r); err != nil {
+		return err
+	}
+	email := r.PostForm.Get("email")
+	sections := r.PostForm["sections"]
+	err := s.subs.SubscribeEmail(r.Context(), email, sections, subscribers.SourceWeb)
+	switch {
+	case err == nil:
+		s.render(w, r, http.StatusOK, "check", s.view())
+		return nil
+	case errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrUnknownSection):
+		status, msg := statusOf(err)
+		v := s.view()
+		v.CSRF = s.csrf.token(w, r)
+		v.Email, v.Error = email, msg
+		// Keep the reader's choice; an empty choice means every section.
+		v.Sections = s.sectionBoxes(func(name string) bool {
+			return len(sections) == 0 || slices.Contains(sections, name)
+		})
+		v.SectionsHint = signupHint
+		s.render(w, r, status, "signup", v)
+		return nil
+	}
+	return err
+}
