@@ -42,7 +42,16 @@ type command struct {
 	name    string
 	args    string // usage after the flags
 	summary string
-	run     func(ctx context.Context, e env, fs *flag.FlagSet, configPath *string) error
+	run     func(ctx context.Context, in *invocation) error
+}
+
+// invocation is one command line being run: its flags are declared by the
+// command, then load parses them and reads the config.
+type invocation struct {
+	env
+	fs         *flag.FlagSet
+	args       []string
+	configPath *string
 }
 
 func commands() []command {
@@ -103,7 +112,7 @@ func run(ctx context.Context, args []string, e env) int {
 			fmt.Fprintf(fs.Output(), "Usage:\n  digestbot %s [flags] %s\n\n%s\n\nFlags:\n", c.name, c.args, c.summary)
 			fs.PrintDefaults()
 		}
-		err := c.run(ctx, e, fs, configPath)
+		err := c.run(ctx, &invocation{env: e, fs: fs, args: rest, configPath: configPath})
 		switch {
 		case err == nil:
 			return exitOK
@@ -125,9 +134,10 @@ func run(ctx context.Context, args []string, e env) int {
 	return exitUsage
 }
 
-// parse parses the flags and loads the config; usage errors exit 2.
-func parse(fs *flag.FlagSet, args []string, configPath *string, e env) (config.Config, error) {
-	for _, a := range args {
+// load parses the flags and loads the config; usage errors exit 2.
+func (in *invocation) load() (config.Config, error) {
+	fs, e := in.fs, in.env
+	for _, a := range in.args {
 		if a == "--" {
 			break
 		}
@@ -137,10 +147,10 @@ func parse(fs *flag.FlagSet, args []string, configPath *string, e env) (config.C
 			return config.Config{}, flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(in.args); err != nil {
 		return config.Config{}, codeError{exitUsage, nil} // the flag package printed why
 	}
-	return config.Load(*configPath, e.getenv)
+	return config.Load(*in.configPath, e.getenv)
 }
 
 // oneLine keeps an error on one line, as SPEC §4 asks.

@@ -19,6 +19,9 @@ const MaxLead = 300
 // maxLeadSentences is how many sentences a lead holds at most.
 const maxLeadSentences = 3
 
+// classRe admits class and id values made of words only.
+var classRe = regexp.MustCompile(`^[\p{L}\p{N}_\- ]{1,200}$`)
+
 // Cleaner turns outside text (HTML fragments, plain text, titles) into the
 // plain text digestbot stores. Build it once with NewCleaner: it holds a
 // bluemonday policy, which is safe for concurrent use, and no other state.
@@ -44,7 +47,7 @@ func NewCleaner() *Cleaner {
 	)
 	// class, id and aria-hidden carry no script; they tell boilerplate
 	// ("newsletter-promo", "ad-slot", hidden mobile copies) from the story.
-	p.AllowAttrs("class", "id").Matching(regexp.MustCompile(`^[\p{L}\p{N}_\- ]{1,200}$`)).Globally()
+	p.AllowAttrs("class", "id").Matching(classRe).Globally()
 	p.AllowAttrs("aria-hidden", "hidden").Globally()
 	p.SkipElementsContent(
 		"script", "style", "noscript", "template", "iframe", "frame", "frameset",
@@ -111,9 +114,6 @@ func (c *Cleaner) Title(raw string, isHTML bool) string {
 	return strings.Join(parts, " ")
 }
 
-// PlainText normalizes a short plain-text field (byline, section, source).
-func PlainText(s string) string { return NormalizeText(s) }
-
 // htmlParagraphs sanitizes fragment and splits its text into paragraphs at
 // block boundaries.
 func (c *Cleaner) htmlParagraphs(fragment string) []para {
@@ -128,16 +128,22 @@ func (c *Cleaner) htmlParagraphs(fragment string) []para {
 		return nil
 	}
 	safe := c.policy.Sanitize(fragment)
-	return splitBlocks(safe)
+	ps, hinted := splitBlocks(safe, true)
+	if len(ps) == 0 && hinted {
+		// Class names alone must not lose the whole text (a wrapper
+		// called "entry-content has-ads"): read it again without them.
+		ps, _ = splitBlocks(safe, false)
+	}
+	return ps
 }
 
-// splitBlocks walks sanitized HTML. Text inside boilerplate elements (by
-// class or id: newsletter, promo, ad, related, share, cookie …) or hidden
-// ones is skipped; figcaption text is flagged as caption.
-func splitBlocks(safe string) []para {
+// splitBlocks walks sanitized HTML. Text inside hidden elements, and with
+// useHints inside boilerplate ones (by class or id: newsletter, promo, ad,
+// related, share, cookie …), is skipped; hinted reports such a skip by
+// class. Figcaption text is flagged as caption.
+func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 	z := html.NewTokenizer(strings.NewReader(safe))
 	var (
-		out      []para
 		cur      strings.Builder
 		caption  int // depth inside figcaption/caption elements
 		skip     int // depth inside skipped elements, 0 = reading
@@ -156,7 +162,7 @@ func splitBlocks(safe string) []para {
 		switch tt {
 		case html.ErrorToken:
 			flush()
-			return out
+			return out, hinted
 		case html.TextToken:
 			if skip == 0 {
 				cur.Write(z.Text())
@@ -178,8 +184,8 @@ func splitBlocks(safe string) []para {
 				k, v, hasAttr = z.TagAttr()
 				switch string(k) {
 				case "class", "id":
-					if boilerplateHint(string(v)) {
-						hidden = true
+					if useHints && boilerplateHint(string(v)) {
+						hidden, hinted = true, true
 					}
 					if captionHint(string(v)) {
 						isCaption = true
@@ -348,6 +354,9 @@ func splitBlankLines(text string) []string {
 // zero-width joiners of emoji sequences are part of the text; renderers
 // isolate them.
 func NormalizeText(s string) string {
+	if isNormalASCII(s) {
+		return s
+	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
@@ -375,6 +384,23 @@ func NormalizeText(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// isNormalASCII reports printable ASCII with single inner spaces and no
+// outer ones: already normalized, the common case.
+func isNormalASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return s == ""
+	}
+	prev := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c >= 0x7f || c == ' ' && prev == ' ' {
+			return false
+		}
+		prev = c
+	}
+	return true
 }
 
 // creditRe matches a trailing parenthesized photo credit.
@@ -427,7 +453,7 @@ func cleanBody(ps []para) []para {
 		}
 	}
 	for i := 0; i < n && i < 3; i++ {
-		if len(ps[i].text) < 600 && agencyCreditRe.MatchString(ps[i].text) {
+		if t := ps[i].text; len(t) < 600 && strings.HasSuffix(t, ")") && agencyCreditRe.MatchString(t) {
 			drop[i] = true
 		}
 	}
@@ -468,8 +494,9 @@ func leadOf(ps []para) string {
 }
 
 // promoRe matches newsletter and subscription calls to action wherever
-// they stand; promoTailRe adds patterns that only count at the end of a
-// story (attribution lines of syndicated feeds, social buttons).
+// they stand; promoTailRe and newsletterRe add patterns that only count at
+// the end of a story (attribution lines of syndicated feeds, social
+// buttons, a sentence about the newsletter).
 var (
 	promoRe = regexp.MustCompile(`(?i)^(?:` +
 		`sign[ -]?up\b|` +
@@ -484,24 +511,46 @@ var (
 		`sponsored(?: content)?$|` +
 		`related(?: coverage| stories| articles)?:?$` +
 		`)`)
-	promoTailRe = regexp.MustCompile(`(?i)(?:` +
-		`^(?:read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b)|` +
-		`^the post .{1,300} appeared first on .{1,200}$|` +
-		`^(?:this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b)|` +
-		`^this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b|` +
-		`\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|` +
-		`\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b` +
+	promoTailRe = regexp.MustCompile(`(?i)^(?:` +
+		`read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b|` +
+		`the post .{1,300} appeared first on .{1,200}$|` +
+		`this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b|` +
+		`this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b` +
 		`)`)
+	newsletterRe = regexp.MustCompile(`(?i)\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b`)
 )
+
+// promoStarts and tailStarts are the first letters of the alternatives of
+// promoRe and promoTailRe, lower case: a cheap filter before the regexps,
+// which would otherwise run on every paragraph of every item.
+var (
+	promoStarts = []string{"sign", "subscr", "get ", "receiv", "want ", "join ", "try ", "click", "tap ", "don", "never", "already", "advert", "sponsor", "related"}
+	tailStarts  = []string{"read more", "continue", "follow", "like us", "download", "support", "become", "share", "more from", "the post", "this "}
+)
+
+func hasPrefixFold(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
 
 func isPromo(text string, tail bool) bool {
 	if len(text) > 400 {
 		return false // a promo is a line or two; a long paragraph is the story
 	}
-	if promoRe.MatchString(text) {
+	if hasPrefixFold(text, promoStarts) && promoRe.MatchString(text) {
 		return true
 	}
-	return tail && promoTailRe.MatchString(text)
+	if !tail {
+		return false
+	}
+	if hasPrefixFold(text, tailStarts) && promoTailRe.MatchString(text) {
+		return true
+	}
+	return strings.Contains(strings.ToLower(text), "newsletter") && newsletterRe.MatchString(text)
 }
 
 // LeadOf builds a lead from body paragraphs: whole sentences, at most three

@@ -18,7 +18,7 @@ func TestNormalizeText(t *testing.T) {
 	test("  a\u00a0\u00a0b\t c\r\nd  ", "a b c d")
 	test("Weekly digest\r\nBcc: x@example\r\nX-Injected: yes", "Weekly digest Bcc: x@example X-Injected: yes")
 	test("   \u00a0\t  ", "")
-	test("report\u202efdp.exe", "report\u202efdp.exe")                      // bidi override kept: renderers isolate it
+	test("report\u202efdp.exe", "report\u202efdp.exe")             // bidi override kept: renderers isolate it
 	test("👨\u200d👩\u200d👧\u200d👦 🇲🇦", "👨\u200d👩\u200d👧\u200d👦 🇲🇦") // ZWJ sequences intact
 	test("a\x00b\u0085c\u2028d", "a b c d")
 	test("bad \xff utf8", "bad \uFFFD utf8")
@@ -264,4 +264,14 @@ func FuzzClean(f *testing.F) {
 			t.Fatalf("NormalizeText not idempotent on %q", title)
 		}
 	})
+}
+
+// A wrapper whose class happens to contain a furniture word must not lose
+// the whole story.
+func TestClassHintsNeverLoseEverything(t *testing.T) {
+	c := NewCleaner()
+	got := c.Paragraphs(`<div class="entry-content has-ads"><p>The council met. It voted.</p></div>`)
+	if len(got) != 1 || got[0] != "The council met. It voted." {
+		t.Errorf("%q", got)
+	}
 }

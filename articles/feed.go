@@ -97,11 +97,7 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 	}
 
 	var atomTypes []entryTypes
-	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	if bytes.HasPrefix(trimmed, []byte("\xef\xbb\xbf")) {
-		trimmed = trimmed[3:]
-	}
-	if len(trimmed) > 0 && trimmed[0] == '<' {
+	if trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(trimmed) > 0 && trimmed[0] == '<' {
 		var err error
 		if atomTypes, err = checkXML(data); err != nil {
 			return fail(err)
@@ -401,6 +397,13 @@ func parseDateLenient(s string) time.Time {
 	return t.UTC()
 }
 
+func qname(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
+}
+
 // entryTypes are the declared type attributes of an Atom entry's text
 // constructs, which gofeed does not expose.
 type entryTypes struct {
@@ -418,14 +421,21 @@ func checkXML(data []byte) ([]entryTypes, error) {
 	d.Entity = xml.HTMLEntity
 	d.CharsetReader = charset.NewReaderLabel
 	var (
-		types  []entryTypes
-		depth  int
-		isAtom bool
-		inEnt  bool
+		types   []entryTypes
+		stack   []xml.Name // open elements, as written (prefix:local)
+		isAtom  bool
+		inEnt   bool
+		sawRoot bool
 	)
 	for {
-		tok, err := d.Token() // Token, not RawToken: it also checks that end tags match
+		// RawToken, not Token: no namespace translation (half the cost);
+		// the check that end tags match, which Token would do, is the
+		// stack below.
+		tok, err := d.RawToken()
 		if err == io.EOF {
+			if len(stack) > 0 {
+				return nil, fmt.Errorf("malformed XML: unexpected end of document: <%s> not closed", qname(stack[len(stack)-1]))
+			}
 			break
 		}
 		if err != nil {
@@ -433,7 +443,9 @@ func checkXML(data []byte) ([]entryTypes, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
+			stack = append(stack, t.Name)
+			sawRoot = true
+			depth := len(stack)
 			if depth == 1 && t.Name.Local == "feed" {
 				isAtom = true
 			}
@@ -462,11 +474,23 @@ func checkXML(data []byte) ([]entryTypes, error) {
 				}
 			}
 		case xml.EndElement:
-			if depth == 2 {
+			if len(stack) == 0 {
+				line, _ := d.InputPos()
+				return nil, fmt.Errorf("malformed XML: line %d: unexpected end element </%s>", line, qname(t.Name))
+			}
+			open := stack[len(stack)-1]
+			if open != t.Name {
+				line, _ := d.InputPos()
+				return nil, fmt.Errorf("malformed XML: line %d: element <%s> closed by </%s>", line, qname(open), qname(t.Name))
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 1 {
 				inEnt = false
 			}
-			depth--
 		}
+	}
+	if !sawRoot {
+		return nil, errors.New("malformed XML: no root element")
 	}
 	return types, nil
 }

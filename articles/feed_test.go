@@ -442,3 +442,42 @@ func TestFeedItemsWithoutIdentity(t *testing.T) {
 		}
 	}
 }
+
+func TestTruncatedJSONFeed(t *testing.T) {
+	data := readFixture(t, "meridian.feed.json")
+	if _, err := ParseFeed(data[:len(data)/2], Feed{Name: "Meridian"}, testNow); err == nil || !strings.Contains(err.Error(), "Meridian") {
+		t.Errorf("truncated JSON Feed: %v", err)
+	}
+}
+
+func FuzzParseFeed(f *testing.F) {
+	for _, name := range []string{"hostile.xml", "malformed.xml", "meridian.feed.json", "globe-news.atom.xml"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add([]byte(`<?xml version="1.0"?><rss version="2.0"><channel><item><title>a</title><link>https://a.example/</link></item></channel></rss>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		arts, err := ParseFeed(data, Feed{URL: "https://feed.example/rss"}, testNow)
+		if err != nil {
+			if arts != nil {
+				t.Fatalf("articles with error %v", err)
+			}
+			return
+		}
+		for _, a := range arts {
+			if a.Title == "" || strings.ContainsAny(a.Title, "\r\n") {
+				t.Fatalf("title %q", a.Title)
+			}
+			if utf8.RuneCountInString(a.Lead) > MaxLead {
+				t.Fatalf("lead of %d characters", utf8.RuneCountInString(a.Lead))
+			}
+			if a.URL != "" {
+				if c, err := CanonicalURL(a.URL); err != nil || c != a.URL {
+					t.Fatalf("URL %q not canonical: %q %v", a.URL, c, err)
+				}
+			}
+			if a.PublishedAt.After(testNow) {
+				t.Fatalf("published %s", a.PublishedAt)
+			}
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,9 +22,6 @@ type ArticleStore interface {
 
 // DefaultMaxFileBytes caps an imported file.
 const DefaultMaxFileBytes = 256 << 20
-
-// ErrNeedTitle is returned when plain text is imported without a title.
-var ErrNeedTitle = errors.New("plain text needs a title (--title)")
 
 // Kind is what an input turned out to be.
 type Kind int
@@ -195,7 +191,7 @@ func (im *Importer) Import(ctx context.Context, src string, opts ImportOptions) 
 		}
 	default:
 		if strings.TrimSpace(opts.Title) == "" {
-			return fail(ErrNeedTitle)
+			return fail(fmt.Errorf("plain text: %w (give one with --title)", ErrNoTitle))
 		}
 		a, err := ParseText(data, opts.Title, now)
 		if err != nil {

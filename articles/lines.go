@@ -122,9 +122,8 @@ func (c *Cleaner) jsonLineArticle(line []byte, now time.Time) (Article, error) {
 	if u, err := CanonicalURL(firstNonEmpty(l.Image, l.ImageURL)); err == nil {
 		a.ImageURL = u
 	}
-	switch {
-	case strings.TrimSpace(l.Lead) != "":
-		a.Lead = TextLead(l.Lead)
+	if strings.TrimSpace(l.Lead) != "" {
+		a.Lead = TextLead(l.Lead) // an editor's lead: plain text
 	}
 	for _, h := range []string{l.Summary, l.Description, l.ContentHTML, l.Content} {
 		if a.Lead != "" {

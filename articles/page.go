@@ -412,16 +412,29 @@ var furnitureRoles = map[string]bool{
 // sits next to the story. A furniture-looking element that holds most of
 // the page's text is kept: a class name alone must not delete the story.
 func removeFurniture(doc *html.Node) {
-	total := len(strings.TrimSpace(textOf(doc)))
+	// Text lengths of every subtree, in one pass: measuring each candidate
+	// separately would be quadratic on a deeply nested hostile page.
+	lengths := map[*html.Node]int{}
+	var measure func(*html.Node) int
+	measure = func(n *html.Node) int {
+		l := 0
+		if n.Type == html.TextNode {
+			l = len(strings.TrimSpace(n.Data))
+		}
+		for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
+			l += measure(ch)
+		}
+		lengths[n] = l
+		return l
+	}
+	total := measure(doc)
 	var doomed []*html.Node
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.DataAtom != atom.Html && n.DataAtom != atom.Body && n.DataAtom != atom.Head {
-			if isFurniture(n) {
-				if l := len(textOf(n)); n.DataAtom == atom.Script || n.DataAtom == atom.Style || l < 2000 || l < total/4 {
-					doomed = append(doomed, n)
-					return
-				}
+		if n.Type == html.ElementNode && n.DataAtom != atom.Html && n.DataAtom != atom.Body && n.DataAtom != atom.Head && isFurniture(n) {
+			if l := lengths[n]; n.DataAtom == atom.Script || n.DataAtom == atom.Style || l < 2000 || l < total/4 {
+				doomed = append(doomed, n)
+				return
 			}
 		}
 		for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {

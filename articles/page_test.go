@@ -112,3 +112,25 @@ func TestExtractPageFallbacks(t *testing.T) {
 		t.Errorf("%v %+v", err, a)
 	}
 }
+
+func FuzzExtractPage(f *testing.F) {
+	f.Add(readFixture(f, "article-page.html"))
+	f.Add([]byte(`<html><head><title>T</title><script type="application/ld+json">{"@graph":[{"@type":"NewsArticle","headline":"H","author":[{"name":"A"}]}]}</script></head><body><article><p>Body. More.</p></article></body></html>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ExtractPage(data, "https://page.example/a", testNow)
+		if err != nil {
+			return
+		}
+		if a.Title == "" || strings.ContainsAny(a.Title+a.Lead+a.Byline, "\r\n") {
+			t.Fatalf("%+v", a)
+		}
+		if len([]rune(a.Lead)) > MaxLead {
+			t.Fatalf("lead of %d characters", len([]rune(a.Lead)))
+		}
+		for _, u := range []string{a.URL, a.ImageURL} {
+			if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				t.Fatalf("URL %q", u)
+			}
+		}
+	})
+}

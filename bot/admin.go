@@ -118,7 +118,11 @@ func (b *Bot) cmdPreview(ctx context.Context, r request) error {
 			return fmt.Errorf("preview: %w", err)
 		}
 		// To the admin only: their private chat, whose id is their user id.
-		if err := b.d.Digests.SendPreview(ctx, r.user, ed); err != nil {
+		err = b.d.Digests.SendPreview(ctx, r.user, ed)
+		if errors.Is(err, telegram.ErrNothingToSend) {
+			return b.reply(ctx, r.chat, "The next edition ("+tghtml.Escape(ed.Date)+") has no items yet.", nil)
+		}
+		if err != nil {
 			if !r.private() && telegram.Classify(err) == telegram.ClassBlocked {
 				_ = b.reply(ctx, r.chat, "Open a private chat with me (send me /start) and try again: previews go to you only.", nil)
 				return errReplied
@@ -136,26 +140,38 @@ func (b *Bot) cmdSendNow(ctx context.Context, r request) error {
 	if b.d.Editions == nil || b.d.Fanout == nil {
 		return b.unavailable(ctx, r, "/sendnow")
 	}
-	ed, created, err := b.d.Editions.Build(ctx)
+	date := b.d.Editions.Date(b.now())
+	ed, created, err := b.d.Editions.Build(ctx, date)
+	if errors.Is(err, digest.ErrEmpty) {
+		return b.reply(ctx, r.chat, "Nothing new since the last edition, so there is no edition today.", nil)
+	}
 	if err != nil {
 		return fmt.Errorf("build edition: %w", err)
 	}
-	date := tghtml.Escape(ed.Date)
+	if ed.Status == digest.StatusBuilt {
+		started, err := b.d.Fanout.Start(ctx, ed.ID)
+		if err != nil {
+			return fmt.Errorf("start edition %d: %w", ed.ID, err)
+		}
+		if started {
+			b.log.InfoContext(ctx, "bot: edition started by admin", slog.Int64("edition_id", ed.ID), slog.Int64("user_id", r.user), slog.Bool("built", created))
+			return b.reply(ctx, r.chat, fmt.Sprintf("Sending the edition of %s (%d items). You get a summary when it is done.", tghtml.Escape(ed.Date), len(ed.Items)), nil)
+		}
+		// Someone else started it in the meantime.
+		if ed, err = b.d.Store.GetEdition(ctx, ed.ID); err != nil {
+			return fmt.Errorf("reload edition: %w", err)
+		}
+	}
+	d := tghtml.Escape(ed.Date)
 	switch ed.Status {
 	case digest.StatusSent:
-		return b.reply(ctx, r.chat, "Today's edition ("+date+") was already sent.", nil)
-	case digest.StatusSending:
-		return b.reply(ctx, r.chat, "Today's edition ("+date+") is being sent. /stats shows how far it got.", nil)
+		return b.reply(ctx, r.chat, "Today's edition ("+d+") was already sent.", nil)
 	case digest.StatusPaused:
-		return b.reply(ctx, r.chat, "Today's edition ("+date+") is paused. /resume continues it.", nil)
+		return b.reply(ctx, r.chat, "Today's edition ("+d+") is paused. /resume continues it.", nil)
 	case digest.StatusCancelled:
-		return b.reply(ctx, r.chat, "Today's edition ("+date+") was cancelled.", nil)
+		return b.reply(ctx, r.chat, "Today's edition ("+d+") was cancelled.", nil)
 	}
-	if err := b.d.Fanout.Start(ctx, ed.ID); err != nil {
-		return fmt.Errorf("start edition %d: %w", ed.ID, err)
-	}
-	b.log.InfoContext(ctx, "bot: edition started by admin", slog.Int64("edition_id", ed.ID), slog.Int64("user_id", r.user), slog.Bool("built", created))
-	return b.reply(ctx, r.chat, fmt.Sprintf("Sending the edition of %s (%d items). You get a summary when it is done.", date, len(ed.Items)), nil)
+	return b.reply(ctx, r.chat, "Today's edition ("+d+") is being sent. /stats shows how far it got.", nil)
 }
 
 // current is the edition /pause and /resume act on: the newest one.
@@ -181,8 +197,10 @@ func (b *Bot) cmdPause(ctx context.Context, r request) error {
 	if !ok || ed.Status != digest.StatusSending {
 		return b.reply(ctx, r.chat, "No edition is being sent right now.", nil)
 	}
-	if err := b.d.Fanout.Pause(ctx, ed.ID); err != nil {
+	if ok, err := b.d.Fanout.Pause(ctx, ed.ID); err != nil {
 		return fmt.Errorf("pause edition %d: %w", ed.ID, err)
+	} else if !ok {
+		return b.reply(ctx, r.chat, "The edition of "+tghtml.Escape(ed.Date)+" is no longer being sent.", nil)
 	}
 	return b.reply(ctx, r.chat, "Paused the edition of "+tghtml.Escape(ed.Date)+". /resume continues where it stopped.", nil)
 }
@@ -198,8 +216,10 @@ func (b *Bot) cmdResume(ctx context.Context, r request) error {
 	if !ok || ed.Status != digest.StatusPaused {
 		return b.reply(ctx, r.chat, "No edition is paused.", nil)
 	}
-	if err := b.d.Fanout.Resume(ctx, ed.ID); err != nil {
+	if ok, err := b.d.Fanout.Resume(ctx, ed.ID); err != nil {
 		return fmt.Errorf("resume edition %d: %w", ed.ID, err)
+	} else if !ok {
+		return b.reply(ctx, r.chat, "The edition of "+tghtml.Escape(ed.Date)+" is not paused any more.", nil)
 	}
 	return b.reply(ctx, r.chat, "Resumed the edition of "+tghtml.Escape(ed.Date)+".", nil)
 }

@@ -9,7 +9,7 @@
 //	b, _ := bot.New(bot.Config{...}, bot.Deps{Telegram: client, Digests: sender, Subscriptions: svc, Store: st, ...})
 //	poller := &telegram.Poller{Client: client, State: st, Handle: b.HandleUpdate}
 //	go poller.Run(ctx)
-//	// fan-out hook: OnFinished → b.EditionFinished
+//	// delivery.FanoutConfig{OnFinished: b.EditionFinished, ...}
 package bot
 
 import (
@@ -94,21 +94,25 @@ type Store interface {
 	SetState(ctx context.Context, key, value string) error
 }
 
-// Editions builds editions; the digest builder implements it.
+// Editions builds editions; *digest.Builder implements it.
 type Editions interface {
+	// Date is the newsletter date of t.
+	Date(t time.Time) string
+	// Build returns the edition of date, building and storing it when it
+	// does not exist yet; digest.ErrEmpty when nothing is new and empty
+	// editions are skipped.
+	Build(ctx context.Context, date string) (ed digest.Edition, created bool, err error)
 	// Preview returns the next edition without storing it.
 	Preview(ctx context.Context) (digest.Edition, error)
-	// Build returns today's edition, building and storing it when it does
-	// not exist yet (created reports which).
-	Build(ctx context.Context) (ed digest.Edition, created bool, err error)
 }
 
-// Fanout starts, pauses and resumes an edition's delivery; delivery's
-// fan-out implements it.
+// Fanout starts, pauses and resumes an edition's delivery;
+// *delivery.Fanout implements it. false: the edition was not in the state
+// the call needs (not built, not sending, not paused).
 type Fanout interface {
-	Start(ctx context.Context, editionID int64) error
-	Pause(ctx context.Context, editionID int64) error
-	Resume(ctx context.Context, editionID int64) error
+	Start(ctx context.Context, editionID int64) (bool, error)
+	Pause(ctx context.Context, editionID int64) (bool, error)
+	Resume(ctx context.Context, editionID int64) (bool, error)
 }
 
 // Importer stores the article (or feed items) at a URL; *articles.Importer

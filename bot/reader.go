@@ -191,7 +191,11 @@ func (b *Bot) cmdLatest(ctx context.Context, r request) error {
 	} else if found && sub.Status == subscribers.Active {
 		sections = sub.Sections
 	}
-	if err := b.d.Digests.Deliver(ctx, r.chat, ed, sections); err != nil {
+	err = b.d.Digests.Deliver(ctx, r.chat, ed, sections)
+	if errors.Is(err, telegram.ErrNothingToSend) {
+		return b.reply(ctx, r.chat, "The last edition ("+tghtml.Escape(ed.Date)+") had nothing in your sections. /settings changes them.", nil)
+	}
+	if err != nil {
 		return fmt.Errorf("latest: edition %d: %w", ed.ID, err)
 	}
 	return nil

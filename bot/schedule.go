@@ -121,9 +121,10 @@ func weekdays(field string) ([]time.Weekday, bool) {
 			set[time.Weekday(d%7)] = true
 		}
 	}
+	// Listed Monday first, as readers expect a week to read.
 	var out []time.Weekday
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		if set[d] {
+	for i := 1; i <= 7; i++ {
+		if d := time.Weekday(i % 7); set[d] {
 			out = append(out, d)
 		}
 	}
@@ -136,7 +137,7 @@ func dayWords(days []time.Weekday) string {
 		return "every day"
 	case slices.Equal(days, []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}):
 		return "every weekday (Monday to Friday)"
-	case slices.Equal(days, []time.Weekday{time.Sunday, time.Saturday}):
+	case slices.Equal(days, []time.Weekday{time.Saturday, time.Sunday}):
 		return "every Saturday and Sunday"
 	}
 	names := make([]string, len(days))

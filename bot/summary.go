@@ -10,41 +10,42 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/telegram"
 	"github.com/digestbot/digestbot/telegram/tghtml"
 )
 
-// EditionFinished is the hook for the fan-out's OnFinished: when an
-// edition's delivery is done it posts the edition to telegram.channels
-// (once per edition and channel, remembered in the state store, so a second
-// call does not post twice) and sends every admin a summary: sent, failed,
-// bounced and blocked per channel. Failures are logged and returned joined;
-// one channel or admin failing does not stop the others.
-func (b *Bot) EditionFinished(ctx context.Context, editionID int64) error {
+// EditionFinished is delivery.FanoutConfig.OnFinished: when an edition's
+// delivery is done it posts the edition to telegram.channels (once per
+// edition and channel, remembered in the state store, so a second call
+// does not post twice) and sends every admin a summary: sent, failed,
+// bounced and blocked per channel. Failures are logged; one channel or
+// admin failing does not stop the others.
+func (b *Bot) EditionFinished(ctx context.Context, editionID int64, stats []delivery.Count) {
 	ed, err := b.d.Store.GetEdition(ctx, editionID)
 	if err != nil {
-		return fmt.Errorf("bot: edition %d finished: %w", editionID, err)
+		b.log.ErrorContext(ctx, "bot: finished edition not found", slog.Int64("edition_id", editionID), slog.String("error", err.Error()))
+		return
 	}
-	errs := []error{b.postToChannels(ctx, ed)}
-	text, err := b.Summary(ctx, ed)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
+	if err := b.postToChannels(ctx, ed); err != nil {
+		b.log.ErrorContext(ctx, "bot: channel posts", slog.Int64("edition_id", editionID), slog.String("error", err.Error()))
 	}
-	errs = append(errs, b.NotifyAdmins(ctx, text))
-	return errors.Join(errs...)
+	if stats == nil {
+		if stats, err = b.d.Store.DeliveryStats(ctx, editionID); err != nil {
+			b.log.ErrorContext(ctx, "bot: delivery stats", slog.Int64("edition_id", editionID), slog.String("error", err.Error()))
+			return
+		}
+	}
+	_ = b.NotifyAdmins(ctx, b.Summary(ed, stats)) // logged there
 }
 
 // Summary is the admins' report of an edition's delivery.
-func (b *Bot) Summary(ctx context.Context, ed digest.Edition) (string, error) {
-	dc, err := b.d.Store.DeliveryStats(ctx, ed.ID)
-	if err != nil {
-		return "", fmt.Errorf("bot: delivery stats of edition %d: %w", ed.ID, err)
-	}
+func (b *Bot) Summary(ed digest.Edition, stats []delivery.Count) string {
 	var s strings.Builder
-	fmt.Fprintf(&s, "<b>%s</b> of %s is %s.\n", tghtml.Escape(b.cfg.Title), tghtml.Escape(ed.Date), tghtml.Escape(ed.Status))
-	s.WriteString(formatDeliveries(dc))
-	return s.String(), nil
+	fmt.Fprintf(&s, "<b>%s</b> of %s: delivery finished (%d items).\n", tghtml.Escape(b.cfg.Title), tghtml.Escape(ed.Date), len(ed.Items))
+	s.WriteString(formatDeliveries(stats))
+	return s.String()
 }
 
 // NotifyAdmins sends html to each admin's private chat (its id is the

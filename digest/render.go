@@ -42,12 +42,35 @@ var templateFS embed.FS
 type RenderOptions struct {
 	Title, BaseURL, PostalAddress string
 	Location                      *time.Location
-	Sections                      []string // newsletter.sections, in order
+	// newsletter.sections, in order. Rendering keeps the edition's own order
+	// (Rank already groups by these), so it only matters to callers.
+	Sections []string
 	// Per subscriber, or placeholders filled in at send time. A placeholder
 	// must be an absolute https URL whose token is made of ASCII letters,
 	// digits, '-', '_' or '.', e.g. https://news.example/unsubscribe/UNSUB_TOKEN:
 	// html/template percent-encodes anything else inside href.
 	UnsubscribeURL, PreferencesURL string
+}
+
+// ForSections returns the edition with only the items of the given sections,
+// in their order (a reader who picked sections gets only those); no sections
+// means all. The result shares nothing with e.Items, so it can be changed.
+func (e Edition) ForSections(sections []string) Edition {
+	if len(sections) == 0 {
+		e.Items = append([]Item(nil), e.Items...)
+		return e
+	}
+	items := make([]Item, 0, len(e.Items))
+	for _, it := range e.Items {
+		for _, s := range sections {
+			if strings.EqualFold(it.Section, s) {
+				items = append(items, it)
+				break
+			}
+		}
+	}
+	e.Items = items
+	return e
 }
 
 // Display limits, in runes.
@@ -98,23 +121,12 @@ type viewItem struct {
 
 func newView(e Edition, o RenderOptions) view {
 	v := view{
-		Title:          displayText(e.Title, 200),
 		EmptyMessage:   emptyEditionMsg,
 		PreferencesURL: safeLink(o.PreferencesURL),
 		UnsubscribeURL: safeLink(o.UnsubscribeURL),
 		PostalAddress:  displayText(o.PostalAddress, 300),
 	}
-	if v.Title == "" {
-		v.Title = displayText(o.Title, 200)
-	}
-	if v.Title == "" {
-		v.Title = defaultTitle
-	}
-	v.Date, v.DateLine = editionDate(e, o)
-	v.Heading = v.Title
-	if v.DateLine != "" {
-		v.Heading += " — " + v.DateLine
-	}
+	v.Title, v.Date, v.DateLine, v.Heading = editionHeading(e, o)
 	if base := strings.TrimRight(safeLink(o.BaseURL), "/"); base != "" {
 		v.ArchiveListURL = base + "/archive"
 		if v.Date != "" {
@@ -137,6 +149,24 @@ func newView(e Edition, o RenderOptions) view {
 		v.Preheader = strings.Join(top, " · ")
 	}
 	return v
+}
+
+// editionHeading returns the newsletter title, the edition date (ISO and
+// long) and the heading "Daily Headlines — Wednesday, September 13, 2023".
+func editionHeading(e Edition, o RenderOptions) (title, date, dateLine, heading string) {
+	title = displayText(e.Title, 200)
+	if title == "" {
+		title = displayText(o.Title, 200)
+	}
+	if title == "" {
+		title = defaultTitle
+	}
+	date, dateLine = editionDate(e, o)
+	heading = title
+	if dateLine != "" {
+		heading += " — " + dateLine
+	}
+	return title, date, dateLine, heading
 }
 
 // editionDate returns the edition's date as YYYY-MM-DD and as a long English
@@ -240,6 +270,9 @@ func isBidiControl(r rune) bool {
 // format (see the comment at the top of this file) and cuts it to at most
 // limit runes.
 func displayText(s string, limit int) string {
+	if isDisplayReady(s, limit) {
+		return s // the common case: nothing to change, nothing to allocate
+	}
 	var b strings.Builder
 	b.Grow(min(len(s), 4*limit+4))
 	space := false
@@ -264,6 +297,33 @@ func displayText(s string, limit int) string {
 		n++
 	}
 	return truncate(b.String(), limit)
+}
+
+// isDisplayReady reports whether displayText would return s unchanged.
+func isDisplayReady(s string, limit int) bool {
+	n := 0
+	prevSpace := true // no leading space
+	for _, r := range s {
+		n++
+		switch {
+		case n > limit:
+			return false
+		case r == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+			continue
+		case r < 0x80:
+			if r < ' ' || r == 0x7f {
+				return false
+			}
+		case r == utf8.RuneError || isBidiControl(r) || r == '\uFEFF' || unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return false // U+FFFD may stand for invalid UTF-8: take the slow path
+		}
+		prevSpace = false
+	}
+	return !prevSpace || n == 0
 }
 
 // truncate cuts s to at most limit runes, "…" included, preferring a word
@@ -297,7 +357,8 @@ func truncate(s string, limit int) string {
 }
 
 // safeLink returns u when it is an absolute http or https URL a reader can
-// follow, else "". Only these two schemes are ever rendered as links.
+// follow, else "". Only these two schemes are ever rendered as links; a URL
+// with user info ("https://bank.example@evil.example/") is refused too.
 func safeLink(u string) string {
 	u = strings.TrimSpace(u)
 	if u == "" || len(u) > maxURLBytes || strings.ContainsFunc(u, func(r rune) bool {

@@ -41,7 +41,8 @@ const (
 // 2023". It is one line (no CR, LF or other control character, so nothing
 // from a title can inject a header) of at most 200 characters.
 func Subject(e Edition, o RenderOptions) string {
-	return displayText(newView(e, o).Heading, maxSubjectRunes)
+	_, _, _, heading := editionHeading(e, o)
+	return displayText(heading, maxSubjectRunes)
 }
 
 // RenderEmailHTML renders the HTML part of the edition's email.

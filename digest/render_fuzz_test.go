@@ -120,3 +120,27 @@ func FuzzRenderEmailHTML(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDisplayText: the cleaned form is stable, one line, within its limit,
+// free of bidi controls, and the fast path agrees with the slow one.
+func FuzzDisplayText(f *testing.F) {
+	for _, s := range []string{"", " a  b ", "report\u202Efdp.exe", "\xff", strings.Repeat("word ", 80), "a\u00a0b\tc\r\nd", "\u2067x\u2069"} {
+		f.Add(s, uint16(20))
+	}
+	f.Fuzz(func(t *testing.T, s string, limit uint16) {
+		l := int(limit%400) + 1
+		d := displayText(s, l)
+		if utf8.RuneCountInString(d) > l || !utf8.ValidString(d) {
+			t.Fatalf("displayText(%q, %d) = %q", s, l, d)
+		}
+		if strings.ContainsFunc(d, func(r rune) bool { return r < ' ' || isBidiControl(r) || r == '\u2028' || r == '\u2029' }) {
+			t.Fatalf("displayText(%q) = %q keeps a control", s, d)
+		}
+		if d != strings.TrimSpace(d) || strings.Contains(d, "  ") {
+			t.Fatalf("displayText(%q) = %q: stray spaces", s, d)
+		}
+		if again := displayText(d, l); again != d {
+			t.Fatalf("not stable: %q → %q → %q", s, d, again)
+		}
+	})
+}

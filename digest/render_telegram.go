@@ -56,10 +56,10 @@ type tgChunk struct {
 func newChunk(s string) tgChunk { return tgChunk{html: s, n16: tghtml.Len16(s), raw: len(s)} }
 
 type tgBuilder struct {
-	msgs  []tgMessage
-	b     strings.Builder
-	n16   int
-	raw   int
+	msgs   []tgMessage
+	b      strings.Builder
+	n16    int
+	raw    int
 	items  []int
 	titles []string
 }
@@ -159,14 +159,11 @@ func renderTelegram(e Edition, o RenderOptions) []tgMessage {
 	return t.msgs
 }
 
-// tgItem renders one item as
-//
-//	• <a href="URL">Title</a>   (or <b>Title</b> without a usable link)
-//	<i>Source · Also in: A, B</i>
-//	Lead
-//
-// shortening the lead, then the outlets line, then the title, until it fits in n16 UTF-16 units and
-// raw bytes.
+// tgItem renders one item: a bullet and the title, linked when the item has
+// an http(s) URL and bold otherwise; the outlets in italics on the next line;
+// then the lead. It shortens the lead, then the outlets line, then the
+// title, until the item fits in n16 UTF-16 units and raw bytes, and returns
+// the title as shown.
 func tgItem(it viewItem, n16, raw int) (tgChunk, string) {
 	lead, title, meta := it.Lead, it.Title, ""
 	if it.Source != "" || it.AlsoIn != "" {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/telegram/tghtml"
 )
 
@@ -46,31 +47,31 @@ func renderFixtureEdition() Edition {
 		CutoffTo:   time.Date(2023, 9, 13, 10, 0, 0, 0, time.UTC),
 		Status:     StatusBuilt,
 		Items: []Item{
-{ArticleID: 101, Section: "military", Title: "House GOP leaders shelve Pentagon funding vote amid conservative revolt", URL: "https://stripes.example/theaters/us/2023-09-13/house-defense-appropriations-vote-delayed-11284015.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "A procedural vote to open debate on the fiscal 2024 defense appropriations bill was scrapped Wednesday after several hard-right Republicans said they would oppose it until they win deeper cuts elsewhere. The setback comes with less than three weeks left before the Sept. 30 funding deadline."},
-		{ArticleID: 102, Section: "military", Title: "Ukrainian strike sets Sevastopol shipyard ablaze, damaging 2 Russian vessels", URL: "https://stripes.example/theaters/europe/2023-09-13/sevastopol-shipyard-strike-black-sea-fleet-11283402.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Russia’s Defense Ministry said 10 cruise missiles and three sea drones targeted the Black Sea Fleet’s repair yard in occupied Crimea overnight, and that two ships under repair were hit."},
-		{ArticleID: 103, Section: "military", Title: "North Korea launches 2 ballistic missiles while Kim is away in Russia", URL: "https://stripes.example/theaters/asia_pacific/2023-09-13/north-korea-ballistic-missiles-kim-russia-11283311.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "South Korea’s Joint Chiefs of Staff said the short-range missiles were fired from the Pyongyang area toward waters off the east coast late Wednesday morning. It was the first known launch by the North while its leader was outside the country."},
-		{ArticleID: 104, Section: "military", Title: "Senate returns with hundreds of military promotions still frozen by Tuberville hold", URL: "https://stripes.example/theaters/us/2023-09-12/tuberville-hold-military-promotions-11282871.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Sen. Tommy Tuberville’s blanket hold, aimed at the Pentagon’s abortion travel policy, has left more than 300 senior officer nominations waiting, including the top uniformed posts of the Army, Navy and Marine Corps. Acting leaders are filling those jobs while the standoff drags on."},
-		{ArticleID: 105, Section: "world", Title: "Kim promises Putin full backing as leaders meet at Russian spaceport", URL: "https://stripes.example/theaters/asia_pacific/2023-09-13/kim-jong-un-putin-vostochny-cosmodrome-11283746.html", Source: "Pacific Stripes Daily", AlsoIn: []string{"Wire-A News Service", "The Globe News", "Meridian Business & Tech", "Harborview Herald"}, Lead: "North Korea’s Kim Jong Un told Vladimir Putin that ties with Moscow come first for Pyongyang and backed Russia’s war in Ukraine, as the two met at the Vostochny Cosmodrome in Russia’s Far East. Putin hinted at help with satellites and said there were “prospects” for cooperation despite U.N. sanctions."},
-		{ArticleID: 106, Section: "world", Title: "Derna counts its dead as aid trickles into Libya’s flood-wrecked east", URL: "https://wire-a.example/world/2023/09/13/libya-derna-flood-aid-b204", Source: "Wire-A News Service", AlsoIn: []string{"Pacific Stripes Daily", "The Globe News", "Harborview Herald"}, Lead: "Rescue crews from Egypt, Turkey and the United Arab Emirates began arriving in eastern Libya as bodies were recovered from the streets and from the sea off Derna. Roads into the city were cut, and Libya’s split between rival governments in Tripoli and the east slowed the response."},
-		{ArticleID: 107, Section: "world", Title: "Thousands of migrants land on Lampedusa in a day, swamping reception centre", URL: "https://globe-news.example/world/2023/sep/13/lampedusa-migrant-boats-record-arrivals", Source: "The Globe News", AlsoIn: nil, Lead: "More than 100 boats reached the small Italian island within about 24 hours, bringing more new arrivals than its roughly 6,000 residents. Local officials said the island’s reception centre, built for a few hundred people, was overwhelmed."},
-		{ArticleID: 108, Section: "world", Title: "Morocco quake toll nears 2,900 as troops reach cut-off mountain villages", URL: "https://stripes.example/theaters/africa/2023-09-12/morocco-earthquake-atlas-villages-11282530.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Soldiers and rescue teams pushed deeper into the High Atlas on Tuesday as the Interior Ministry raised the death toll from Friday’s magnitude-6.8 earthquake to nearly 2,900. Morocco has so far accepted search teams from only four countries: Spain, Britain, Qatar and the United Arab Emirates."},
-		{ArticleID: 109, Section: "world", Title: "Mexican lawmakers shown purported ‘non-human’ bodies at UFO hearing", URL: "https://wire-a.example/world/2023/09/13/mexico-congress-ufo-hearing-f018", Source: "Wire-A News Service", AlsoIn: nil, Lead: "A longtime UFO promoter displayed two small mummified figures he claimed were ancient non-human beings found in Peru, a presentation scientists quickly dismissed. Similar claims by the same presenter have been debunked before."},
-		{ArticleID: 110, Section: "world", Title: "India’s Kerala races to contain deadly Nipah virus outbreak", URL: "https://globe-news.example/world/2023/sep/13/kerala-nipah-virus-kozhikode-containment", Source: "The Globe News", AlsoIn: nil, Lead: "Health officials in Kozhikode district declared containment zones across several village councils after two deaths were linked to the bat-borne virus and more infections were confirmed. There is no approved vaccine or cure for Nipah."},
-		{ArticleID: 111, Section: "world", Title: "Brazil’s Supreme Court opens first trials over Jan. 8 riots in Brasília", URL: "https://wire-a.example/world/2023/09/13/brazil-supreme-court-jan-8-trials-0b7d", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Justices began hearing cases against people charged with storming government buildings in the capital in January, when supporters of former President Jair Bolsonaro refused to accept his election defeat. Prosecutors accuse the first defendants of crimes including an attempted coup and damage to public property."},
-		{ArticleID: 112, Section: "us", Title: "McCarthy orders impeachment inquiry into Biden without House vote", URL: "https://wire-a.example/us/2023/09/12/mccarthy-biden-impeachment-inquiry-d310", Source: "Wire-A News Service", AlsoIn: []string{"Harborview Herald"}, Lead: "House Speaker Kevin McCarthy said three committees would investigate whether President Joe Biden benefited from his family’s business dealings; Republicans have yet to show evidence that he did. The White House called the move politics at its worst."},
-		{ArticleID: 113, Section: "us", Title: "Romney says he won’t run again, calls for a new generation of leaders", URL: "https://wire-a.example/us/2023/09/13/romney-not-seeking-reelection-2c66", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Sen. Mitt Romney of Utah, 76, said he will not seek a second Senate term in 2024, arguing it is time for younger leaders to take over. He added that both President Joe Biden and Donald Trump should make way for the next generation."},
-		{ArticleID: 114, Section: "us", Title: "Escaped Pennsylvania killer caught in woods after two-week manhunt", URL: "https://wire-a.example/us/2023/09/13/cavalcante-captured-pennsylvania-e552", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Danelo Cavalcante, who broke out of the Chester County Prison on Aug. 31, was captured Wednesday morning after a search plane picked up his heat signature overnight. A Border Patrol police dog subdued him; a rifle he had stolen was within reach, police said."},
-		{ArticleID: 115, Section: "us", Title: "Hurricane Lee expected to turn north, with New England and Atlantic Canada in view", URL: "https://harborview.example/2023/09/13/hurricane-lee-forecast-new-england/", Source: "Harborview Herald", AlsoIn: nil, Lead: "Forecasters said the large storm would bring dangerous surf and rip currents to much of the East Coast this week before nearing New England or Atlantic Canada over the weekend. Its exact track remained uncertain…"},
-		{ArticleID: 116, Section: "us", Title: "A month after Lahaina burned, families still wait to see what’s left", URL: "https://harborview.example/2023/09/12/lahaina-maui-fire-month-later/", Source: "Harborview Herald", AlsoIn: nil, Lead: "Most of the Lahaina burn zone remains closed while federal crews remove hazardous debris, and Maui County officials say residents will be allowed back in phases. Thousands of evacuees are still living in hotel rooms across the island."},
-		{ArticleID: 117, Section: "business", Title: "UAW will target select plants if no deal by Thursday midnight, Fain says", URL: "https://meridian-bt.example/autos/uaw-targeted-strikes-fain-deadline", Source: "Meridian Business & Tech", AlsoIn: []string{"Harborview Herald"}, Lead: "The union plans to start with strikes at a limited set of plants and widen them if talks stall."},
-		{ArticleID: 118, Section: "business", Title: "Arm prices IPO at top of range, valuing chip designer near $55 billion", URL: "https://meridian-bt.example/markets/arm-ipo-priced-51-dollars", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "SoftBank-owned Arm Holdings sold shares at $51 each, raising about $4.87 billion in the year’s largest U.S. listing."},
-		{ArticleID: 119, Section: "business", Title: "Gasoline drives biggest monthly US price rise in more than a year", URL: "https://meridian-bt.example/economy/august-cpi-gasoline-fed-outlook", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Consumer prices rose 0.6% in August and 3.7% from a year earlier."},
-		{ArticleID: 120, Section: "business", Title: "Von der Leyen launches EU probe into Chinese electric-car subsidies", URL: "https://globe-news.example/business/2023/sep/13/eu-china-electric-vehicles-subsidy-investigation", Source: "The Globe News", AlsoIn: nil, Lead: ""},
-		{ArticleID: 121, Section: "business", Title: "UK economy shrank 0.5% in July as strikes and rain hit output", URL: "https://globe-news.example/business/2023/sep/13/uk-gdp-july-contraction-strikes-weather", Source: "The Globe News", AlsoIn: nil, Lead: "Official figures showed a sharper contraction than economists had expected, with strikes in health and education and an unusually wet summer weighing on activity. The data arrive a week before the Bank of England’s next interest-rate decision."},
-		{ArticleID: 122, Section: "tech", Title: "Apple unveils iPhone 15 line with USB-C charging, titanium Pro models", URL: "https://wire-a.example/tech/2023/09/12/apple-iphone-15-usb-c-titanium-c9e1", Source: "Wire-A News Service", AlsoIn: []string{"The Globe News", "Meridian Business & Tech"}, Lead: "Apple replaced its Lightning port with USB-C across the new iPhones, bowing to a European Union rule, and gave the Pro models a lighter titanium frame & a new A17 Pro chip. The iPhone 15 starts at $799; the 15 Pro Max, with a 5x zoom camera, starts at $1,199."},
-		{ArticleID: 123, Section: "tech", Title: "Musk, Zuckerberg and Altman join senators for closed-door AI summit", URL: "https://meridian-bt.example/tech/senate-ai-insight-forum-musk-zuckerberg-altman", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Senate Majority Leader Chuck Schumer convened tech chiefs, labor leaders and civil-society groups to discuss how Congress should regulate artificial intelligence. Participants said there was broad agreement that government has a role, but little on the specifics."},
-		{ArticleID: 124, Section: "tech", Title: "France halts iPhone 12 sales over radiation reading; Apple disputes test", URL: "https://globe-news.example/technology/2023/sep/13/france-iphone-12-radiation-anfr-apple", Source: "The Globe News", AlsoIn: nil, Lead: "France’s frequency regulator ANFR said the 2020 model exceeded the EU limit for energy absorbed by the body when held in the hand or kept in a pocket, and ordered sales stopped until Apple fixes it. Apple says the phone is certified compliant worldwide."},
-		{ArticleID: 125, Section: "tech", Title: "Unity’s new per-install fee sparks revolt among game developers", URL: "https://meridian-bt.example/tech/unity-runtime-fee-developers-backlash", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Studios say the fee could upend the economics of free-to-play and indie games."},
+			{ArticleID: 101, Section: "military", Title: "House GOP leaders shelve Pentagon funding vote amid conservative revolt", URL: "https://stripes.example/theaters/us/2023-09-13/house-defense-appropriations-vote-delayed-11284015.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "A procedural vote to open debate on the fiscal 2024 defense appropriations bill was scrapped Wednesday after several hard-right Republicans said they would oppose it until they win deeper cuts elsewhere. The setback comes with less than three weeks left before the Sept. 30 funding deadline."},
+			{ArticleID: 102, Section: "military", Title: "Ukrainian strike sets Sevastopol shipyard ablaze, damaging 2 Russian vessels", URL: "https://stripes.example/theaters/europe/2023-09-13/sevastopol-shipyard-strike-black-sea-fleet-11283402.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Russia’s Defense Ministry said 10 cruise missiles and three sea drones targeted the Black Sea Fleet’s repair yard in occupied Crimea overnight, and that two ships under repair were hit."},
+			{ArticleID: 103, Section: "military", Title: "North Korea launches 2 ballistic missiles while Kim is away in Russia", URL: "https://stripes.example/theaters/asia_pacific/2023-09-13/north-korea-ballistic-missiles-kim-russia-11283311.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "South Korea’s Joint Chiefs of Staff said the short-range missiles were fired from the Pyongyang area toward waters off the east coast late Wednesday morning. It was the first known launch by the North while its leader was outside the country."},
+			{ArticleID: 104, Section: "military", Title: "Senate returns with hundreds of military promotions still frozen by Tuberville hold", URL: "https://stripes.example/theaters/us/2023-09-12/tuberville-hold-military-promotions-11282871.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Sen. Tommy Tuberville’s blanket hold, aimed at the Pentagon’s abortion travel policy, has left more than 300 senior officer nominations waiting, including the top uniformed posts of the Army, Navy and Marine Corps. Acting leaders are filling those jobs while the standoff drags on."},
+			{ArticleID: 105, Section: "world", Title: "Kim promises Putin full backing as leaders meet at Russian spaceport", URL: "https://stripes.example/theaters/asia_pacific/2023-09-13/kim-jong-un-putin-vostochny-cosmodrome-11283746.html", Source: "Pacific Stripes Daily", AlsoIn: []string{"Wire-A News Service", "The Globe News", "Meridian Business & Tech", "Harborview Herald"}, Lead: "North Korea’s Kim Jong Un told Vladimir Putin that ties with Moscow come first for Pyongyang and backed Russia’s war in Ukraine, as the two met at the Vostochny Cosmodrome in Russia’s Far East. Putin hinted at help with satellites and said there were “prospects” for cooperation despite U.N. sanctions."},
+			{ArticleID: 106, Section: "world", Title: "Derna counts its dead as aid trickles into Libya’s flood-wrecked east", URL: "https://wire-a.example/world/2023/09/13/libya-derna-flood-aid-b204", Source: "Wire-A News Service", AlsoIn: []string{"Pacific Stripes Daily", "The Globe News", "Harborview Herald"}, Lead: "Rescue crews from Egypt, Turkey and the United Arab Emirates began arriving in eastern Libya as bodies were recovered from the streets and from the sea off Derna. Roads into the city were cut, and Libya’s split between rival governments in Tripoli and the east slowed the response."},
+			{ArticleID: 107, Section: "world", Title: "Thousands of migrants land on Lampedusa in a day, swamping reception centre", URL: "https://globe-news.example/world/2023/sep/13/lampedusa-migrant-boats-record-arrivals", Source: "The Globe News", AlsoIn: nil, Lead: "More than 100 boats reached the small Italian island within about 24 hours, bringing more new arrivals than its roughly 6,000 residents. Local officials said the island’s reception centre, built for a few hundred people, was overwhelmed."},
+			{ArticleID: 108, Section: "world", Title: "Morocco quake toll nears 2,900 as troops reach cut-off mountain villages", URL: "https://stripes.example/theaters/africa/2023-09-12/morocco-earthquake-atlas-villages-11282530.html", Source: "Pacific Stripes Daily", AlsoIn: nil, Lead: "Soldiers and rescue teams pushed deeper into the High Atlas on Tuesday as the Interior Ministry raised the death toll from Friday’s magnitude-6.8 earthquake to nearly 2,900. Morocco has so far accepted search teams from only four countries: Spain, Britain, Qatar and the United Arab Emirates."},
+			{ArticleID: 109, Section: "world", Title: "Mexican lawmakers shown purported ‘non-human’ bodies at UFO hearing", URL: "https://wire-a.example/world/2023/09/13/mexico-congress-ufo-hearing-f018", Source: "Wire-A News Service", AlsoIn: nil, Lead: "A longtime UFO promoter displayed two small mummified figures he claimed were ancient non-human beings found in Peru, a presentation scientists quickly dismissed. Similar claims by the same presenter have been debunked before."},
+			{ArticleID: 110, Section: "world", Title: "India’s Kerala races to contain deadly Nipah virus outbreak", URL: "https://globe-news.example/world/2023/sep/13/kerala-nipah-virus-kozhikode-containment", Source: "The Globe News", AlsoIn: nil, Lead: "Health officials in Kozhikode district declared containment zones across several village councils after two deaths were linked to the bat-borne virus and more infections were confirmed. There is no approved vaccine or cure for Nipah."},
+			{ArticleID: 111, Section: "world", Title: "Brazil’s Supreme Court opens first trials over Jan. 8 riots in Brasília", URL: "https://wire-a.example/world/2023/09/13/brazil-supreme-court-jan-8-trials-0b7d", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Justices began hearing cases against people charged with storming government buildings in the capital in January, when supporters of former President Jair Bolsonaro refused to accept his election defeat. Prosecutors accuse the first defendants of crimes including an attempted coup and damage to public property."},
+			{ArticleID: 112, Section: "us", Title: "McCarthy orders impeachment inquiry into Biden without House vote", URL: "https://wire-a.example/us/2023/09/12/mccarthy-biden-impeachment-inquiry-d310", Source: "Wire-A News Service", AlsoIn: []string{"Harborview Herald"}, Lead: "House Speaker Kevin McCarthy said three committees would investigate whether President Joe Biden benefited from his family’s business dealings; Republicans have yet to show evidence that he did. The White House called the move politics at its worst."},
+			{ArticleID: 113, Section: "us", Title: "Romney says he won’t run again, calls for a new generation of leaders", URL: "https://wire-a.example/us/2023/09/13/romney-not-seeking-reelection-2c66", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Sen. Mitt Romney of Utah, 76, said he will not seek a second Senate term in 2024, arguing it is time for younger leaders to take over. He added that both President Joe Biden and Donald Trump should make way for the next generation."},
+			{ArticleID: 114, Section: "us", Title: "Escaped Pennsylvania killer caught in woods after two-week manhunt", URL: "https://wire-a.example/us/2023/09/13/cavalcante-captured-pennsylvania-e552", Source: "Wire-A News Service", AlsoIn: nil, Lead: "Danelo Cavalcante, who broke out of the Chester County Prison on Aug. 31, was captured Wednesday morning after a search plane picked up his heat signature overnight. A Border Patrol police dog subdued him; a rifle he had stolen was within reach, police said."},
+			{ArticleID: 115, Section: "us", Title: "Hurricane Lee expected to turn north, with New England and Atlantic Canada in view", URL: "https://harborview.example/2023/09/13/hurricane-lee-forecast-new-england/", Source: "Harborview Herald", AlsoIn: nil, Lead: "Forecasters said the large storm would bring dangerous surf and rip currents to much of the East Coast this week before nearing New England or Atlantic Canada over the weekend. Its exact track remained uncertain…"},
+			{ArticleID: 116, Section: "us", Title: "A month after Lahaina burned, families still wait to see what’s left", URL: "https://harborview.example/2023/09/12/lahaina-maui-fire-month-later/", Source: "Harborview Herald", AlsoIn: nil, Lead: "Most of the Lahaina burn zone remains closed while federal crews remove hazardous debris, and Maui County officials say residents will be allowed back in phases. Thousands of evacuees are still living in hotel rooms across the island."},
+			{ArticleID: 117, Section: "business", Title: "UAW will target select plants if no deal by Thursday midnight, Fain says", URL: "https://meridian-bt.example/autos/uaw-targeted-strikes-fain-deadline", Source: "Meridian Business & Tech", AlsoIn: []string{"Harborview Herald"}, Lead: "The union plans to start with strikes at a limited set of plants and widen them if talks stall."},
+			{ArticleID: 118, Section: "business", Title: "Arm prices IPO at top of range, valuing chip designer near $55 billion", URL: "https://meridian-bt.example/markets/arm-ipo-priced-51-dollars", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "SoftBank-owned Arm Holdings sold shares at $51 each, raising about $4.87 billion in the year’s largest U.S. listing."},
+			{ArticleID: 119, Section: "business", Title: "Gasoline drives biggest monthly US price rise in more than a year", URL: "https://meridian-bt.example/economy/august-cpi-gasoline-fed-outlook", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Consumer prices rose 0.6% in August and 3.7% from a year earlier."},
+			{ArticleID: 120, Section: "business", Title: "Von der Leyen launches EU probe into Chinese electric-car subsidies", URL: "https://globe-news.example/business/2023/sep/13/eu-china-electric-vehicles-subsidy-investigation", Source: "The Globe News", AlsoIn: nil, Lead: ""},
+			{ArticleID: 121, Section: "business", Title: "UK economy shrank 0.5% in July as strikes and rain hit output", URL: "https://globe-news.example/business/2023/sep/13/uk-gdp-july-contraction-strikes-weather", Source: "The Globe News", AlsoIn: nil, Lead: "Official figures showed a sharper contraction than economists had expected, with strikes in health and education and an unusually wet summer weighing on activity. The data arrive a week before the Bank of England’s next interest-rate decision."},
+			{ArticleID: 122, Section: "tech", Title: "Apple unveils iPhone 15 line with USB-C charging, titanium Pro models", URL: "https://wire-a.example/tech/2023/09/12/apple-iphone-15-usb-c-titanium-c9e1", Source: "Wire-A News Service", AlsoIn: []string{"The Globe News", "Meridian Business & Tech"}, Lead: "Apple replaced its Lightning port with USB-C across the new iPhones, bowing to a European Union rule, and gave the Pro models a lighter titanium frame & a new A17 Pro chip. The iPhone 15 starts at $799; the 15 Pro Max, with a 5x zoom camera, starts at $1,199."},
+			{ArticleID: 123, Section: "tech", Title: "Musk, Zuckerberg and Altman join senators for closed-door AI summit", URL: "https://meridian-bt.example/tech/senate-ai-insight-forum-musk-zuckerberg-altman", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Senate Majority Leader Chuck Schumer convened tech chiefs, labor leaders and civil-society groups to discuss how Congress should regulate artificial intelligence. Participants said there was broad agreement that government has a role, but little on the specifics."},
+			{ArticleID: 124, Section: "tech", Title: "France halts iPhone 12 sales over radiation reading; Apple disputes test", URL: "https://globe-news.example/technology/2023/sep/13/france-iphone-12-radiation-anfr-apple", Source: "The Globe News", AlsoIn: nil, Lead: "France’s frequency regulator ANFR said the 2020 model exceeded the EU limit for energy absorbed by the body when held in the hand or kept in a pocket, and ordered sales stopped until Apple fixes it. Apple says the phone is certified compliant worldwide."},
+			{ArticleID: 125, Section: "tech", Title: "Unity’s new per-install fee sparks revolt among game developers", URL: "https://meridian-bt.example/tech/unity-runtime-fee-developers-backlash", Source: "Meridian Business & Tech", AlsoIn: nil, Lead: "Studios say the fee could upend the economics of free-to-play and indie games."},
 		},
 	}
 }
@@ -515,4 +516,136 @@ func nodeText(n *html.Node) string {
 		}
 	})
 	return b.String()
+}
+
+// BenchmarkRenderAll renders one 25-item edition in every format (target:
+// under 5 ms in all).
+//
+//	go test ./digest/ -run '^$' -bench RenderAll -benchmem
+func BenchmarkRenderAll(b *testing.B) {
+	e, o := renderFixtureEdition(), renderTestOptions()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Subject(e, o)
+		if _, err := RenderEmailHTML(e, o); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := RenderEmailText(e, o); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := RenderTelegram(e, o); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := RenderWebPage(e, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestForSections(t *testing.T) {
+	e := renderFixtureEdition()
+	all := e.ForSections(nil)
+	if len(all.Items) != len(e.Items) {
+		t.Fatalf("ForSections(nil) kept %d of %d items", len(all.Items), len(e.Items))
+	}
+	all.Items[0].Title = "changed"
+	if e.Items[0].Title == "changed" {
+		t.Error("ForSections(nil) shares its items with the edition")
+	}
+	got := e.ForSections([]string{"tech", "us"})
+	var want []int64
+	for _, it := range e.Items {
+		if it.Section == "tech" || it.Section == "us" {
+			want = append(want, it.ArticleID)
+		}
+	}
+	if len(got.Items) != len(want) || len(want) == 0 {
+		t.Fatalf("ForSections(tech, us): %d items, want %d", len(got.Items), len(want))
+	}
+	for i, it := range got.Items {
+		if it.ArticleID != want[i] {
+			t.Errorf("item %d = %d, want %d", i, it.ArticleID, want[i])
+		}
+	}
+	if n := len(e.ForSections([]string{"sports"}).Items); n != 0 {
+		t.Errorf("ForSections(sports): %d items", n)
+	}
+}
+
+// BenchmarkRender is BenchmarkRenderAll per format.
+func BenchmarkRender(b *testing.B) {
+	e, o := renderFixtureEdition(), renderTestOptions()
+	for _, f := range []struct {
+		name   string
+		render func(Edition, RenderOptions) (string, error)
+	}{
+		{"EmailHTML", RenderEmailHTML},
+		{"EmailText", RenderEmailText},
+		{"Telegram", func(e Edition, o RenderOptions) (string, error) { _, err := RenderTelegram(e, o); return "", err }},
+		{"WebPage", RenderWebPage},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.render(e, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderFeedFixtures renders an edition built from the real fixture
+// feeds, hostile.xml included (articles.ParseFeed, then Rank), and checks
+// the properties every format must keep. No golden file: cleaning and
+// ranking have their own tests and may change the content.
+func TestRenderFeedFixtures(t *testing.T) {
+	now := time.Date(2023, 9, 14, 0, 0, 0, 0, time.UTC)
+	var all []articles.Article
+	for i, name := range []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml", "hostile.xml"} {
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "feeds", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		as, err := articles.ParseFeed(data, articles.Feed{ID: int64(i + 1), URL: "https://feeds.example/" + name, Section: "us", Weight: 1}, now)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for k := range as {
+			as[k].ID = int64(len(all) + 1)
+			all = append(all, as[k])
+		}
+	}
+	o := renderTestOptions()
+	e := Edition{Date: "2023-09-13", Title: o.Title, Items: Rank(all, RankOptions{Sections: o.Sections, Now: now})}
+	if len(e.Items) < 30 {
+		t.Fatalf("%d items from the fixtures", len(e.Items))
+	}
+	checkTelegram(t, e, o)
+	out := renderAll(t, e, o)
+	// DIGESTBOT_RENDER_DUMP=dir writes the renderings there, for a look.
+	if dir := os.Getenv("DIGESTBOT_RENDER_DUMP"); dir != "" {
+		for name, s := range out {
+			if err := os.WriteFile(filepath.Join(dir, "feeds."+name), []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, s := range out {
+		if strings.ContainsRune(s, '\u202E') {
+			t.Errorf("%s: a bidi override survived", name)
+		}
+	}
+	for _, name := range []string{"email.html", "web.html"} {
+		walk(parseHTML(t, out[name]), func(n *html.Node) {
+			if n.Type == html.ElementNode && n.Data == "script" {
+				t.Errorf("%s: <script> element", name)
+			}
+			for _, a := range n.Attr {
+				if a.Key == "href" && !strings.HasPrefix(a.Val, "https://") {
+					t.Errorf("%s: link %q", name, a.Val)
+				}
+			}
+		})
+	}
 }

@@ -23,35 +23,41 @@ func scanArticle(row interface{ Scan(...any) error }) (articles.Article, error) 
 }
 
 // articleStmts are the statements of an upsert, prepared once per
-// transaction so that a bulk import does not parse them per article.
+// transaction so that a bulk import does not parse them per article. They
+// read back as few columns as they can: on SQLite, setting up a result row
+// costs per column, and a bulk import is mostly lookups that find nothing
+// and inserts.
 type articleStmts struct {
-	lookup, insert, update *sql.Stmt
+	lookup, get, insert, update *txStmt
 }
 
-func prepareArticleStmts(ctx context.Context, tx *sql.Tx) (*articleStmts, error) {
+func (s *Store) prepareArticleStmts(ctx context.Context, tx *sql.Tx) (*articleStmts, error) {
 	var st articleStmts
 	var err error
 	// Both candidates at once: the row of this feed's guid, and the row of
 	// this URL (the planner uses both unique indexes). $1/$2 are NULL when
 	// the article has no feed or no guid, which matches nothing.
-	if st.lookup, err = tx.PrepareContext(ctx, `SELECT `+articleColumns+` FROM articles
+	if st.lookup, err = s.d.prepare(ctx, tx, `SELECT id, url, feed_id, guid, content_hash FROM articles
 		WHERE (feed_id = $1 AND guid = $2) OR url = $3`); err != nil {
+		return nil, err
+	}
+	if st.get, err = s.d.prepare(ctx, tx, `SELECT `+articleColumns+` FROM articles WHERE id = $1`); err != nil {
 		return nil, err
 	}
 	// DO NOTHING without a target covers both unique keys: a concurrent
 	// insert of the same article (PostgreSQL; SQLite serializes writers)
 	// makes this return no row, and the caller looks again.
-	if st.insert, err = tx.PrepareContext(ctx, `INSERT INTO articles (url, guid, feed_id, source, title, lead, byline,
+	if st.insert, err = s.d.prepare(ctx, tx, `INSERT INTO articles (url, guid, feed_id, source, title, lead, byline,
 			image_url, section, published_at, ingested_at, content_hash, pinned, hidden, priority)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT DO NOTHING
-		RETURNING `+articleColumns); err != nil {
+		RETURNING id`); err != nil {
 		return nil, err
 	}
 	// id, ingested_at, pinned, hidden, priority and source are the
 	// editor's and the first ingestion's: never touched here. A NULL
 	// argument keeps the stored url, feed_id, guid, section, published_at.
-	if st.update, err = tx.PrepareContext(ctx, `UPDATE articles SET title = $1, lead = $2, byline = $3, image_url = $4,
+	if st.update, err = s.d.prepare(ctx, tx, `UPDATE articles SET title = $1, lead = $2, byline = $3, image_url = $4,
 			section = COALESCE($5, section), published_at = COALESCE($6, published_at), content_hash = $7,
 			url = COALESCE($8, url), feed_id = COALESCE($9, feed_id), guid = COALESCE($10, guid)
 		WHERE id = $11
@@ -62,11 +68,16 @@ func prepareArticleStmts(ctx context.Context, tx *sql.Tx) (*articleStmts, error)
 }
 
 func (st *articleStmts) close() {
-	for _, s := range []*sql.Stmt{st.lookup, st.insert, st.update} {
-		if s != nil {
-			_ = s.Close()
-		}
+	for _, s := range []*txStmt{st.lookup, st.get, st.insert, st.update} {
+		s.close()
 	}
+}
+
+// articleKey is what the lookup reads of a candidate row.
+type articleKey struct {
+	id              int64
+	url, guid, hash string
+	feedID          int64
 }
 
 // upsert stores one article with the prepared statements (see UpsertArticle).
@@ -78,21 +89,21 @@ func (s *Store) upsertArticle(ctx context.Context, st *articleStmts, a articles.
 	}
 	// Two rounds at most: the second only after a concurrent insert won.
 	for range 2 {
-		var guidRow, urlRow *articles.Article
+		var guidRow, urlRow *articleKey
 		rows, err := st.lookup.QueryContext(ctx, feedArg, guidArg, nullString(a.URL))
 		if err != nil {
 			return articles.Article{}, false, err
 		}
 		for rows.Next() {
-			r, err := scanArticle(rows)
-			if err != nil {
+			var k articleKey
+			if err := rows.Scan(&k.id, strCol{&k.url}, int64Col{&k.feedID}, strCol{&k.guid}, &k.hash); err != nil {
 				rows.Close()
 				return articles.Article{}, false, err
 			}
-			if byGUID && r.FeedID == a.FeedID && r.GUID == a.GUID {
-				guidRow = &r
+			if byGUID && k.feedID == a.FeedID && k.guid == a.GUID {
+				guidRow = &k
 			} else {
-				urlRow = &r
+				urlRow = &k
 			}
 		}
 		if err := rows.Close(); err != nil {
@@ -107,39 +118,41 @@ func (s *Store) upsertArticle(ctx context.Context, st *articleStmts, a articles.
 			found = urlRow
 		}
 		if found == nil {
-			ingested := a.IngestedAt
-			if ingested.IsZero() {
-				ingested = now
+			if a.IngestedAt.IsZero() {
+				a.IngestedAt = now
 			}
-			out, err := scanArticle(st.insert.QueryRowContext(ctx, nullString(a.URL), nullString(a.GUID),
+			err := st.insert.QueryRowContext(ctx, nullString(a.URL), nullString(a.GUID),
 				nullInt64(a.FeedID), a.Source, a.Title, a.Lead, a.Byline, a.ImageURL, a.Section,
-				s.d.time(a.PublishedAt), s.d.bound(ingested), a.ContentHash, a.Pinned, a.Hidden, a.Priority))
+				s.d.time(a.PublishedAt), s.d.bound(a.IngestedAt), a.ContentHash, a.Pinned, a.Hidden, a.Priority).Scan(&a.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // lost a race with an insert of the same article
 			}
 			if err != nil {
 				return articles.Article{}, false, err
 			}
-			return out, true, nil
+			// As it reads back: times in UTC to the microsecond.
+			a.PublishedAt, a.IngestedAt = normTime(a.PublishedAt), normTime(a.IngestedAt)
+			return a, true, nil
 		}
 
 		// Same content: nothing to write (ContentHash exists to skip these).
-		if a.ContentHash != "" && a.ContentHash == found.ContentHash {
-			return *found, false, nil
+		if a.ContentHash != "" && a.ContentHash == found.hash {
+			out, err := scanArticle(st.get.QueryRowContext(ctx, found.id))
+			return out, false, err
 		}
 		// The URL moves with the update only when no other article has it.
 		var urlArg any
-		if a.URL != "" && a.URL != found.URL && (urlRow == nil || urlRow.ID == found.ID) {
+		if a.URL != "" && a.URL != found.url && (urlRow == nil || urlRow.id == found.id) {
 			urlArg = a.URL
 		}
 		// An article first stored without a feed (an editor's /post) adopts
 		// the feed's identity, so the next poll finds it by guid.
 		var setFeed, setGUID any
-		if byGUID && found.FeedID == 0 && found.GUID == "" {
+		if byGUID && found.feedID == 0 && found.guid == "" {
 			setFeed, setGUID = a.FeedID, a.GUID
 		}
 		out, err := scanArticle(st.update.QueryRowContext(ctx, a.Title, a.Lead, a.Byline, a.ImageURL,
-			nullString(a.Section), s.d.time(a.PublishedAt), a.ContentHash, urlArg, setFeed, setGUID, found.ID))
+			nullString(a.Section), s.d.time(a.PublishedAt), a.ContentHash, urlArg, setFeed, setGUID, found.id))
 		if err != nil {
 			return articles.Article{}, false, err
 		}
@@ -161,7 +174,7 @@ func (s *Store) UpsertArticle(ctx context.Context, a articles.Article) (articles
 		created bool
 	)
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		st, err := prepareArticleStmts(ctx, tx)
+		st, err := s.prepareArticleStmts(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -186,7 +199,7 @@ func (s *Store) UpsertArticles(ctx context.Context, as []articles.Article) ([]ar
 	created := 0
 	now := s.now()
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		st, err := prepareArticleStmts(ctx, tx)
+		st, err := s.prepareArticleStmts(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,6 +261,46 @@ func TestSelectArticles(t *testing.T) {
 		}
 		if got[0].Title != "9" || !eqTime(got[0].IngestedAt, t0.Add(9*time.Hour)) || got[0].URL != "https://a.example/9" {
 			t.Fatalf("columns: %+v", got[0])
+		}
+	})
+}
+
+// TestUpsertArticleConcurrent: two pollers (instances) storing the same new
+// article at once make one article.
+func TestUpsertArticleConcurrent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := must[articles.Feed](t)(s.UpsertFeed(ctx, articles.Feed{URL: "https://a.example/rss"}))
+		const n = 8
+		ids := make([]int64, n)
+		created := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				a, c, err := s.UpsertArticle(ctx, articles.Article{FeedID: f.ID, GUID: "g", URL: "https://a.example/1",
+					Title: fmt.Sprint("v", i)})
+				ids[i], created[i], errs[i] = a.ID, c, err
+			}()
+		}
+		close(start)
+		wg.Wait()
+		nCreated := 0
+		for i := range n {
+			check(t, errs[i])
+			if ids[i] != ids[0] {
+				t.Fatalf("ids %v", ids)
+			}
+			if created[i] {
+				nCreated++
+			}
+		}
+		if nCreated != 1 {
+			t.Fatalf("created %d times", nCreated)
 		}
 	})
 }

@@ -45,7 +45,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(" + placeholders(len(args)+1, 6) + ")")
+				b.WriteString("(" + s.d.placeholders(len(args)+1, 6) + ")")
 				args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
 			}
 			b.WriteString(` ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,8 +53,8 @@ func (d dialect) bound(t time.Time) any {
 }
 
 // lockMigrations keeps several instances sharing one PostgreSQL from running
-// migrations at the same time; the returned func releases the lock. SQLite
-// needs nothing: each migration runs in a BEGIN IMMEDIATE transaction.
+// migrations at the same time; the returned func releases the lock. (SQLite
+// migrates in one write transaction instead: see Migrate.)
 func (d dialect) lockMigrations(ctx context.Context, db *sql.DB) (func(), error) {
 	if d.name != Postgres {
 		return func() {}, nil
@@ -73,6 +74,48 @@ func (d dialect) lockMigrations(ctx context.Context, db *sql.DB) (func(), error)
 		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", int64(key))
 		_ = conn.Close()
 	}, nil
+}
+
+// txStmt is a statement run many times in one transaction.
+type txStmt struct {
+	tx    *sql.Tx
+	query string
+	stmt  *sql.Stmt // nil: run query on tx
+}
+
+// prepare readies query for repeated use in tx. SQLite (modernc) caches no
+// statement: prepare it once. pgx already caches a prepared statement per
+// connection for each query text, so an explicit Prepare would only add a
+// round trip to prepare and another to deallocate.
+func (d dialect) prepare(ctx context.Context, tx *sql.Tx, query string) (*txStmt, error) {
+	if d.name != SQLite {
+		return &txStmt{tx: tx, query: query}, nil
+	}
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &txStmt{tx: tx, query: query, stmt: st}, nil
+}
+
+func (t *txStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error) {
+	if t.stmt != nil {
+		return t.stmt.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, t.query, args...)
+}
+
+func (t *txStmt) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	if t.stmt != nil {
+		return t.stmt.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, t.query, args...)
+}
+
+func (t *txStmt) close() {
+	if t != nil && t.stmt != nil {
+		_ = t.stmt.Close()
+	}
 }
 
 // timeCol scans a nullable time column of either database into a UTC
@@ -149,14 +192,38 @@ func (c int64Col) Scan(src any) error {
 	return nil
 }
 
-// placeholders returns "$from, $from+1, …" for n arguments.
-func placeholders(from, n int) string {
+// numbered returns "$from, $from+1, …" for n arguments: for short lists
+// inside statements that use $N elsewhere.
+func numbered(from, n int) string {
 	var b strings.Builder
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "$%d", from+i)
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(from + i))
+	}
+	return b.String()
+}
+
+// placeholders returns the placeholders of n arguments numbered from
+// from: "$from, $from+1, …" on PostgreSQL, "?, ?, …" on SQLite. SQLite
+// keeps $N (a named parameter to it) and ?N in a list it searches linearly
+// at prepare and at bind time, which makes a multi-row insert with
+// thousands of them quadratic (seconds per statement); plain ? is not
+// listed. A statement using this must not mix in $N placeholders.
+func (d dialect) placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if d.name == SQLite {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(from + i))
+		}
 	}
 	return b.String()
 }

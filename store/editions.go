@@ -157,7 +157,7 @@ func (s *Store) transitionEdition(ctx context.Context, q querier, id int64, from
 	}
 	query += ` WHERE id = $2`
 	if len(from) > 0 {
-		query += ` AND status IN (` + placeholders(len(args)+1, len(from)) + `)`
+		query += ` AND status IN (` + numbered(len(args)+1, len(from)) + `)`
 		for _, f := range from {
 			args = append(args, f)
 		}

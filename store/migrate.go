@@ -56,45 +56,56 @@ func (s *Store) migrations() ([]migration, error) {
 	return ms, nil
 }
 
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	name       TEXT    NOT NULL,
+	applied_at TEXT    NOT NULL
+)`
+
 // Migrate brings the schema up to date: our numbered migrations first, each
-// in its own transaction and recorded in schema_migrations, then River's
-// (rivermigrate on the same driver). Running it again is a no-op; several
-// instances may run it at once.
+// recorded in schema_migrations, then River's (rivermigrate on the same
+// driver). Running it again is a no-op, and several instances may run it at
+// once: on PostgreSQL they take turns on an advisory lock and each migration
+// has its own transaction; on SQLite everything runs in one write
+// transaction, which makes the others wait (River's migrator, left alone,
+// would apply the same version twice there).
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	unlock, err := s.d.lockMigrations(ctx, s.db)
-	if err != nil {
-		return fmt.Errorf("store: migrate: lock: %w", err)
-	}
-	defer unlock()
-
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at TEXT    NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
-	}
-	for _, m := range ms {
-		applied, err := s.applyMigration(ctx, m)
-		if err != nil {
-			return fmt.Errorf("store: migrate %s: %w", m.name, err)
-		}
-		if applied {
-			s.log.InfoContext(ctx, "store: migration applied", slog.String("driver", s.d.name), slog.String("migration", m.name))
-		}
-	}
-
 	migrator, err := rivermigrate.New(s.river, &rivermigrate.Config{Logger: s.log})
 	if err != nil {
 		return fmt.Errorf("store: migrate river: %w", err)
 	}
-	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		return fmt.Errorf("store: migrate river: %w", err)
+
+	var res *rivermigrate.MigrateResult
+	if s.d.name == SQLite {
+		err = s.InTx(ctx, func(tx *sql.Tx) error {
+			if err := s.applyMigrations(ctx, ms, func(fn func(tx *sql.Tx) error) error { return fn(tx) }); err != nil {
+				return err
+			}
+			var err error
+			if res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+				return fmt.Errorf("store: migrate river: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		unlock, err := s.d.lockMigrations(ctx, s.db)
+		if err != nil {
+			return fmt.Errorf("store: migrate: lock: %w", err)
+		}
+		defer unlock()
+		if err := s.applyMigrations(ctx, ms, func(fn func(tx *sql.Tx) error) error { return s.InTx(ctx, fn) }); err != nil {
+			return err
+		}
+		if res, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return fmt.Errorf("store: migrate river: %w", err)
+		}
 	}
 	for _, v := range res.Versions {
 		s.log.InfoContext(ctx, "store: river migration applied", slog.String("driver", s.d.name), slog.Int("version", v.Version))
@@ -102,27 +113,43 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// applyMigration runs m unless schema_migrations says it ran; the check, the
-// script and the record share one transaction, so a failed migration leaves
-// nothing behind (both databases have transactional DDL).
-func (s *Store) applyMigration(ctx context.Context, m migration) (applied bool, err error) {
-	err = s.InTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			m.version, m.name, s.now().UTC().Format(sqliteTimeLayout)); err != nil {
-			return err
-		}
-		applied = true
-		return nil
+// applyMigrations runs each migration that schema_migrations does not list,
+// with its record, in a transaction that inTx provides; both databases have
+// transactional DDL, so a failed migration leaves nothing behind.
+func (s *Store) applyMigrations(ctx context.Context, ms []migration, inTx func(func(tx *sql.Tx) error) error) error {
+	err := inTx(func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, createSchemaMigrations)
+		return err
 	})
-	return applied, err
+	if err != nil {
+		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		applied := false
+		err := inTx(func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.version, m.name, s.now().UTC().Format(sqliteTimeLayout)); err != nil {
+				return err
+			}
+			applied = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		}
+		if applied {
+			s.log.InfoContext(ctx, "store: applying migration", slog.String("driver", s.d.name), slog.String("migration", m.name))
+		}
+	}
+	return nil
 }

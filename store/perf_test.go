@@ -45,7 +45,7 @@ func TestLoad(t *testing.T) {
 			batch = append(batch, articles.Article{
 				URL: fmt.Sprintf("https://news.example/%d/story-about-something-%d", i%20, i), GUID: fmt.Sprint("guid-", i),
 				FeedID: feeds[i%20], Source: "Outlet", Title: fmt.Sprintf("Headline number %d about the news of the day", i),
-				Lead: "A lead sentence that says what happened, to whom, and why it matters to readers today.",
+				Lead:    "A lead sentence that says what happened, to whom, and why it matters to readers today.",
 				Section: "world", PublishedAt: base.Add(time.Duration(i) * 8640 * time.Millisecond),
 				IngestedAt: base.Add(time.Duration(i) * 8640 * time.Millisecond), ContentHash: fmt.Sprint(i),
 			})

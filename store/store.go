@@ -70,6 +70,8 @@ func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*Store, er
 	if err != nil {
 		return nil, err
 	}
+	// Not the DSN: a PostgreSQL one may hold a password.
+	log.InfoContext(ctx, "store: opened", slog.String("driver", driver))
 	return s, nil
 }
 
@@ -126,8 +128,13 @@ func openSQLite(ctx context.Context, dsn string, log *slog.Logger) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	db.SetMaxOpenConns(sqliteMaxConns)
-	db.SetMaxIdleConns(sqliteMaxConns)
+	maxConns := sqliteMaxConns
+	if path == "" || path == ":memory:" || strings.Contains(query, "mode=memory") {
+		// Each connection would open its own, empty, in-memory database.
+		maxConns = 1
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	// A connection's page cache is worth keeping: never close idle ones.
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)

@@ -109,7 +109,7 @@ func (s *Store) CreateSubscriptions(ctx context.Context, subs []subscribers.Subs
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(" + placeholders(len(args)+1, 8) + ")")
+				b.WriteString("(" + s.d.placeholders(len(args)+1, 8) + ")")
 				args = append(args, string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source,
 					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt))
 			}

@@ -42,7 +42,9 @@ var (
 )
 
 // Service runs the life cycle of subscriptions: double opt-in by email,
-// one-step Telegram subscriptions, preferences and unsubscribe.
+// one-step Telegram subscriptions, preferences and unsubscribe. Store,
+// Tokens and Mailer are required; use one *Service per process (it holds
+// the per-address throttle of confirmation mails).
 type Service struct {
 	Store    Store
 	Tokens   *Tokens
@@ -51,6 +53,8 @@ type Service struct {
 	Sections []string // newsletter.sections, in order
 	Now      func() time.Time
 	Log      *slog.Logger
+
+	throttle mailThrottle // confirmation mails per address
 }
 
 func (s *Service) now() time.Time {
@@ -155,6 +159,12 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 				return fmt.Errorf("subscribers: resubscribe %d: %w", sub.ID, err)
 			}
 		}
+	}
+	if !s.throttle.allow(addr, now) {
+		// Same answer to the caller: the reader is told to check their
+		// inbox, where the earlier mails are.
+		s.log().InfoContext(ctx, "confirmation mail throttled", slog.Int64("subscription_id", sub.ID))
+		return nil
 	}
 	if err := s.Mailer.SendConfirmation(ctx, addr, s.URL(PurposeConfirm, sub.ID)); err != nil {
 		return fmt.Errorf("subscribers: send confirmation to subscription %d: %w", sub.ID, err)

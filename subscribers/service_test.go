@@ -307,3 +307,29 @@ func TestTelegram(t *testing.T) {
 		t.Fatalf("sections: %+v %v", sub, err)
 	}
 }
+
+func TestConfirmationThrottle(t *testing.T) {
+	ctx := context.Background()
+	svc, _, mail, now := newService(t)
+	for range 5 {
+		if err := svc.SubscribeEmail(ctx, "bomb@example.com", nil, SourceWeb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(mail.sent) != confirmBurst {
+		t.Fatalf("%d mails for 5 signups, want %d", len(mail.sent), confirmBurst)
+	}
+	// Other addresses are not affected.
+	if err := svc.SubscribeEmail(ctx, "other@example.com", nil, SourceWeb); err != nil || len(mail.sent) != confirmBurst+1 {
+		t.Fatalf("other address: %v, %d mails", err, len(mail.sent))
+	}
+	*now = now.Add(confirmEvery)
+	for range 2 {
+		if err := svc.SubscribeEmail(ctx, "bomb@example.com", nil, SourceWeb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(mail.sent) != confirmBurst+2 {
+		t.Fatalf("after %v: %d mails, want %d", confirmEvery, len(mail.sent), confirmBurst+2)
+	}
+}

@@ -53,8 +53,9 @@ type SenderOptions struct {
 	TempRetries  int
 	RetryBackoff time.Duration
 	Log          *slog.Logger
-	// RenderFunc replaces digest.RenderTelegram(ed.ForSections(sections), o)
-	// (tests).
+	// RenderFunc replaces the default, digest.RenderTelegram of
+	// ed.ForSections(sections) (tests). No message means the reader has
+	// nothing today: Skipped.
 	RenderFunc func(ed digest.Edition, sections []string, o digest.RenderOptions) ([]string, error)
 }
 
@@ -73,7 +74,7 @@ type Sender struct {
 }
 
 type senderCounters struct {
-	messages, sent, blocked, failed, retry, migrated, badHTML, tooLong atomic.Int64
+	messages, sent, blocked, failed, retry, skipped, migrated, badHTML, tooLong atomic.Int64
 }
 
 // SenderStats counts what a Sender did since NewSender.
@@ -83,6 +84,7 @@ type SenderStats struct {
 	Blocked  int64
 	Failed   int64
 	Retry    int64
+	Skipped  int64 // no item in the reader's sections
 	Migrated int64 // group chats that moved to a supergroup
 	BadHTML  int64 // "can't parse entities": a renderer bug
 	TooLong  int64 // "message is too long": a renderer bug
@@ -113,13 +115,19 @@ func (s *Sender) Stats() SenderStats {
 	c := &s.stats
 	return SenderStats{
 		Messages: c.messages.Load(), Sent: c.sent.Load(), Blocked: c.blocked.Load(), Failed: c.failed.Load(),
-		Retry: c.retry.Load(), Migrated: c.migrated.Load(), BadHTML: c.badHTML.Load(), TooLong: c.tooLong.Load(),
+		Retry: c.retry.Load(), Skipped: c.skipped.Load(), Migrated: c.migrated.Load(), BadHTML: c.badHTML.Load(), TooLong: c.tooLong.Load(),
 	}
 }
 
+// ErrNothingToSend is returned by Deliver and SendPreview when the
+// edition has no item in the reader's sections.
+var ErrNothingToSend = errors.New("telegram: no item in these sections")
+
 // Render returns the messages of ed for a reader of sections (nil: all),
 // cached per edition and set of sections: a fan-out renders each
-// combination once, not once per reader.
+// combination once, not once per reader. It returns no message when the
+// edition has no item in those sections; the reader is then skipped, as
+// the email channel skips them.
 func (s *Sender) Render(ed digest.Edition, sections []string) ([]string, error) {
 	secs := slices.Clone(sections)
 	slices.Sort(secs)
@@ -138,9 +146,6 @@ func (s *Sender) Render(ed digest.Edition, sections []string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("telegram: render edition %d: %w", ed.ID, err)
 	}
-	if len(msgs) == 0 {
-		return nil, fmt.Errorf("telegram: render edition %d: no message", ed.ID)
-	}
 	if key != "" {
 		s.cacheMu.Lock()
 		if len(s.cache) >= 256 { // editions change daily; a crude bound is enough
@@ -153,61 +158,81 @@ func (s *Sender) Render(ed digest.Edition, sections []string) ([]string, error) 
 }
 
 // Send delivers ed to a batch of Telegram subscriptions (delivery's
-// ChannelSender). Each reader gets the messages of their sections in order,
-// the last with the Settings and Unsubscribe buttons. Messages of one batch
-// are interleaved across readers so that the one-second spacing within a
-// chat never idles the global rate.
+// ChannelSender); see SendEach.
+func (s *Sender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
+	results := make([]delivery.Result, len(subs))
+	pos := make(map[int64]int, len(subs))
+	for i, sub := range subs {
+		pos[sub.ID] = i
+	}
+	if err := s.SendEach(ctx, ed, subs, func(r delivery.Result) { results[pos[r.SubscriptionID]] = r }); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// SendEach delivers ed to a batch of Telegram subscriptions and reports
+// each reader's Result as soon as it is known (delivery's StreamSender), so
+// the fan-out records deliveries while the batch goes on. emit is called
+// from one goroutine at a time.
+//
+// Each reader gets the messages of their sections in order, the last with
+// the Settings and Unsubscribe buttons; a reader with no item in their
+// sections is Skipped. Messages of one batch are interleaved across
+// readers, so that the one-second spacing within a chat never idles the
+// global rate.
 //
 // Per reader: Sent; Blocked on 403 or "chat not found"; Failed on any
 // other 400 ("can't parse entities" and "message is too long" are logged at
 // error level with the edition id and counted); Retry after repeated 429s,
-// 5xx or network errors, or when ctx ends. A group that became a supergroup
-// is followed to its new id and reported in Result.NewAddress.
+// 5xx or network errors, or when ctx ends. A group that became a
+// supergroup is followed to its new id, reported in Result.NewAddress.
 //
-// The error is non-nil only when nothing was delivered and every reader is
-// Retry (the Bot API is unreachable, the token refused, or rendering
-// failed): nothing is to be recorded and the job should run again.
-func (s *Sender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
+// The error is non-nil when nothing was delivered and every reader is Retry
+// (the Bot API unreachable, the token refused), or when rendering failed:
+// the job should run again.
+func (s *Sender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
 	if len(subs) == 0 {
-		return nil, nil
+		return nil
 	}
 	start := time.Now()
-	results := make([]delivery.Result, len(subs))
+	b := &batch{s: s, ed: ed, subs: subs, emit: emit}
 	jobs := make([]*sendJob, 0, len(subs))
+	var early []delivery.Result
 	for i, sub := range subs {
-		results[i].SubscriptionID = sub.ID
 		if _, err := strconv.ParseInt(sub.Address, 10, 64); err != nil || sub.Channel != subscribers.Telegram {
-			results[i].Outcome = delivery.Failed
-			results[i].Err = fmt.Errorf("telegram: subscription %d: not a Telegram chat id: %q", sub.ID, sub.Address)
-			s.stats.failed.Add(1)
+			early = append(early, delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Failed,
+				Err: fmt.Errorf("telegram: subscription %d: not a Telegram chat id: %q", sub.ID, sub.Address)})
 			continue
 		}
 		msgs, err := s.Render(ed, sub.Sections)
 		if err != nil {
 			s.log.ErrorContext(ctx, "telegram: render failed, batch not sent", slog.Int64("edition_id", ed.ID), slog.String("error", err.Error()))
-			return nil, err
+			return err
+		}
+		if len(msgs) == 0 {
+			early = append(early, delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Skipped})
+			continue
 		}
 		jobs = append(jobs, &sendJob{idx: i, chat: sub.Address, msgs: msgs})
 	}
-
-	b := &batch{s: s, ed: ed, subs: subs, results: results}
+	for _, r := range early {
+		b.report(r)
+	}
 	b.run(ctx, jobs)
 
-	var n [5]int
-	for _, r := range results {
-		n[r.Outcome]++
-	}
+	n := b.counts
 	s.log.InfoContext(ctx, "telegram: batch sent", slog.Int64("edition_id", ed.ID), slog.Int("recipients", len(subs)),
-		slog.Int("sent", n[delivery.Sent]), slog.Int("blocked", n[delivery.Blocked]), slog.Int("failed", n[delivery.Failed]),
-		slog.Int("retry", n[delivery.Retry]), slog.Duration("took", time.Since(start)))
-	if n[delivery.Retry] == len(results) {
+		slog.Int("sent", n[delivery.Sent]), slog.Int("skipped", n[delivery.Skipped]), slog.Int("blocked", n[delivery.Blocked]),
+		slog.Int("failed", n[delivery.Failed]), slog.Int("retry", n[delivery.Retry]), slog.Duration("took", time.Since(start)))
+	if n[delivery.Retry] == len(subs) {
 		err := b.lastErr
 		if err == nil {
 			err = errors.New("no recipient reached")
 		}
-		return nil, fmt.Errorf("telegram: edition %d: batch of %d not sent: %w", ed.ID, len(subs), err)
+		return fmt.Errorf("telegram: edition %d: batch of %d not sent: %w", ed.ID, len(subs), err)
 	}
-	return results, nil
+	return nil
 }
 
 // sendJob is one reader's messages; next is the one to send.
@@ -240,10 +265,13 @@ func (q *jobQueue) Pop() any {
 
 // batch is one Send in progress.
 type batch struct {
-	s       *Sender
-	ed      digest.Edition
-	subs    []subscribers.Subscription
-	results []delivery.Result
+	s    *Sender
+	ed   digest.Edition
+	subs []subscribers.Subscription
+	emit func(delivery.Result)
+
+	emitMu sync.Mutex
+	counts map[delivery.Outcome]int
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -327,24 +355,13 @@ func (b *batch) worker(ctx context.Context) {
 	}
 }
 
-// finish records a reader's outcome.
+// finish reports a reader's outcome.
 func (b *batch) finish(j *sendJob, out delivery.Outcome, err error) {
-	r := &b.results[j.idx]
-	r.Outcome, r.Err = out, err
+	r := delivery.Result{SubscriptionID: b.subs[j.idx].ID, Outcome: out, Err: err}
 	if j.chat != b.subs[j.idx].Address {
 		r.NewAddress = j.chat
 	}
-	c := &b.s.stats
-	switch out {
-	case delivery.Sent:
-		c.sent.Add(1)
-	case delivery.Blocked:
-		c.blocked.Add(1)
-	case delivery.Failed:
-		c.failed.Add(1)
-	case delivery.Retry:
-		c.retry.Add(1)
-	}
+	b.report(r)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if out == delivery.Retry && err != nil {
@@ -361,6 +378,30 @@ func (b *batch) finish(j *sendJob, out delivery.Outcome, err error) {
 	} else if out == delivery.Sent {
 		b.tempRun = 0
 	}
+}
+
+// report counts r and hands it to emit, one call at a time.
+func (b *batch) report(r delivery.Result) {
+	c := &b.s.stats
+	switch r.Outcome {
+	case delivery.Sent:
+		c.sent.Add(1)
+	case delivery.Blocked:
+		c.blocked.Add(1)
+	case delivery.Failed:
+		c.failed.Add(1)
+	case delivery.Retry:
+		c.retry.Add(1)
+	case delivery.Skipped:
+		c.skipped.Add(1)
+	}
+	b.emitMu.Lock()
+	defer b.emitMu.Unlock()
+	if b.counts == nil {
+		b.counts = make(map[delivery.Outcome]int)
+	}
+	b.counts[r.Outcome]++
+	b.emit(r)
 }
 
 // sendMessage sends j's next message and classifies the outcome. Sent
@@ -439,7 +480,10 @@ func (s *Sender) Deliver(ctx context.Context, chatID int64, ed digest.Edition, s
 	if err != nil {
 		return err
 	}
-	return s.sendAll(ctx, ChatID(chatID), msgs, DigestKeyboard(), false)
+	if len(msgs) == 0 {
+		return ErrNothingToSend
+	}
+	return s.sendAll(ctx, ChatID(chatID), msgs, DigestKeyboard())
 }
 
 // SendPreview sends ed's messages to one chat without buttons (an admin's
@@ -449,7 +493,10 @@ func (s *Sender) SendPreview(ctx context.Context, chatID int64, ed digest.Editio
 	if err != nil {
 		return err
 	}
-	return s.sendAll(ctx, ChatID(chatID), msgs, nil, false)
+	if len(msgs) == 0 {
+		return ErrNothingToSend
+	}
+	return s.sendAll(ctx, ChatID(chatID), msgs, nil)
 }
 
 // Post publishes ed in a channel of telegram.channels ("@name" or the
@@ -461,13 +508,17 @@ func (s *Sender) Post(ctx context.Context, chat string, ed digest.Edition) error
 	if err != nil {
 		return err
 	}
+	if len(msgs) == 0 {
+		s.log.InfoContext(ctx, "telegram: empty edition not posted", slog.Int64("edition_id", ed.ID), slog.String("chat_id", chat))
+		return nil
+	}
 	var kb *tgbotapi.InlineKeyboardMarkup
 	if u := s.c.Username(); u != "" {
 		k := tgbotapi.NewInlineKeyboardMarkup(tgbotapi.NewInlineKeyboardRow(
 			tgbotapi.NewInlineKeyboardButtonURL("Get it in a private chat", "https://t.me/"+u+"?start=channel")))
 		kb = &k
 	}
-	if err := s.sendAll(ctx, chat, msgs, kb, s.c.paid); err != nil {
+	if err := s.sendAll(ctx, chat, msgs, kb); err != nil {
 		return fmt.Errorf("telegram: post edition %d to %s: %w", ed.ID, chat, err)
 	}
 	return nil
@@ -480,15 +531,17 @@ func (s *Sender) Notify(ctx context.Context, chatID int64, html string) error {
 	return err
 }
 
-func (s *Sender) sendAll(ctx context.Context, chat string, msgs []string, kb *tgbotapi.InlineKeyboardMarkup, paid bool) error {
+// sendAll sends msgs to one chat in order, kb under the last. These are
+// single messages, not a broadcast: no allow_paid_broadcast.
+func (s *Sender) sendAll(ctx context.Context, chat string, msgs []string, kb *tgbotapi.InlineKeyboardMarkup) error {
 	for i, text := range msgs {
-		m := Message{Chat: chat, Text: text, Paid: paid}
+		m := Message{Chat: chat, Text: text}
 		if i == len(msgs)-1 {
 			m.Keyboard = kb
 		}
 		if _, err := s.c.SendMessage(ctx, m); err != nil {
 			if c := Classify(err); c == ClassBadHTML || c == ClassTooLong {
-				s.log.ErrorContext(ctx, "telegram: Telegram refused a rendered message (renderer bug)", slog.String("chat", chat), slog.String("error", err.Error()))
+				s.log.ErrorContext(ctx, "telegram: Telegram refused a rendered message (renderer bug)", slog.String("chat_id", chat), slog.String("error", err.Error()))
 			}
 			return err
 		}

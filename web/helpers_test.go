@@ -66,6 +66,19 @@ func (m *mailbox) last(t *testing.T, to string) string {
 	return ""
 }
 
+// testLogger shows warnings and errors in the test's output, so that a
+// failing status comes with its cause.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 // clock is a settable time for tokens and rate limits: no test sleeps.
 type clock struct {
 	mu sync.Mutex
@@ -105,13 +118,13 @@ func newEnv(t *testing.T, st *store.Store, opts ...func(*web.Config, *web.Deps))
 	e.svc = &subscribers.Service{
 		Store: st, Mailer: e.mail, Tokens: subscribers.NewTokens("test secret", clk.Now),
 		BaseURL: base, Sections: sections, Now: clk.Now,
-		Log: slog.New(slog.DiscardHandler),
+		Log: testLogger(t),
 	}
 	cfg := web.Config{
 		Title: "Daily Headlines", BaseURL: base, PostalAddress: "1 Harbour Road, Port Town",
 		Sections: sections, Secret: "test secret", AdminToken: adminToken,
 		RateBurst: 1000, RateEvery: time.Second, // tests of the limit set their own
-		Log: slog.New(slog.DiscardHandler), Now: clk.Now,
+		Log: testLogger(t), Now: clk.Now,
 	}
 	deps := web.Deps{Store: st, Subscriptions: e.svc}
 	for _, o := range opts {

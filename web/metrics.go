@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,11 +38,7 @@ func (m *httpMetrics) count(route string, code int) {
 func (m *httpMetrics) snapshot() map[routeCode]uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[routeCode]uint64, len(m.n))
-	for k, v := range m.n {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.n)
 }
 
 // promWriter writes the Prometheus text exposition format (version 0.0.4)
@@ -149,11 +147,4 @@ func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(p.Bytes())
 }
 
-func sortedKeys[K ~string, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
-}
+func sortedKeys[K ~string, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }

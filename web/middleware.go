@@ -26,7 +26,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler { //nolint:errorlint // sentinel value compared as net/http does
+				if v == http.ErrAbortHandler { // net/http's signal to cut the response: let it through
 					panic(v)
 				}
 				s.log.ErrorContext(r.Context(), "handler panic", slog.String("route", r.Pattern), slog.Any("panic", v))

@@ -21,16 +21,20 @@ type pages map[string]*template.Template
 
 var pageNames = []string{"signup", "check", "confirm", "confirmed", "unsubscribe", "preferences", "archive", "error"}
 
-func parsePages() (pages, error) {
+func parsePages() (pages, []byte, error) {
+	css, err := assets.ReadFile("static/style.css")
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: %w", err)
+	}
 	p := make(pages, len(pageNames))
 	for _, name := range pageNames {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/sections.html", "templates/"+name+".html")
 		if err != nil {
-			return nil, fmt.Errorf("web: parse template %s: %w", name, err)
+			return nil, nil, fmt.Errorf("web: parse template %s: %w", name, err)
 		}
 		p[name] = t
 	}
-	return p, nil
+	return p, css, nil
 }
 
 // view is the data of every page; each page uses the fields it needs.
@@ -122,14 +126,10 @@ func (s *Server) logError(r *http.Request, status int, err error) {
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused", attrs...)
 }
 
-func (s *Server) stylesheet() http.Handler {
-	css, err := assets.ReadFile("static/style.css")
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/css; charset=utf-8")
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		_, _ = w.Write(css)
-	})
+// stylesheet is GET /static/style.css: a file, not inline styles, so the
+// pages' CSP can refuse every inline style and script.
+func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(s.css)
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/digestbot/digestbot/subscribers"
 )
@@ -59,14 +60,7 @@ func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, status 
 	v.UnsubToken = s.subs.Token(subscribers.PurposeUnsubscribe, sub.ID)
 	wants := sub.Wants
 	if chosen != nil {
-		wants = func(name string) bool {
-			for _, c := range chosen {
-				if c == name {
-					return true
-				}
-			}
-			return false
-		}
+		wants = func(name string) bool { return slices.Contains(chosen, name) }
 	}
 	v.Sections = s.sectionBoxes(wants)
 	v.SectionsHint = preferencesHint

@@ -21,7 +21,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("POST /preferences/{token}", s.limit(s.page(s.savePreferences)))
 	m.Handle("GET /archive", s.page(s.archiveList))
 	m.Handle("GET /archive/{date}", s.page(s.archiveEdition))
-	m.Handle("GET /static/style.css", s.stylesheet())
+	m.HandleFunc("GET /static/style.css", s.stylesheet)
 
 	// Operations.
 	m.HandleFunc("GET /healthz", s.healthz)

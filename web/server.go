@@ -108,6 +108,7 @@ type Server struct {
 	now       func() time.Time
 	handler   http.Handler
 	pages     pages
+	css       []byte
 	csrf      *csrf
 	limiter   *limiter
 	metrics   *httpMetrics
@@ -146,13 +147,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p, err := parsePages()
+	p, css, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg: cfg, store: d.Store, subs: d.Subscriptions, articles: d.Articles, editions: d.Editions,
-		log: cfg.Log, now: cfg.Now, pages: p,
+		log: cfg.Log, now: cfg.Now, pages: p, css: css,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: newLimiter(cfg.RateBurst, cfg.RateEvery, cfg.Now),
 		metrics: newHTTPMetrics(),

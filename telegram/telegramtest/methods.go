@@ -84,7 +84,9 @@ func (s *Server) getUpdates(r *http.Request, p map[string]string) (any, *apiErro
 			if len(out) == limit {
 				break
 			}
-			out = append(out, u)
+			if len(s.allowed) == 0 || slices.Contains(s.allowed, u.kind()) {
+				out = append(out, u)
+			}
 		}
 		wake := s.wake
 		s.mu.Unlock()
@@ -433,7 +435,7 @@ func (s *Server) setMyCommands(p map[string]string) (any, *apiError) {
 		if !validCommand(c.Command) || c.Description == "" || len([]rune(c.Description)) > 256 {
 			return nil, badRequest("BOT_COMMAND_INVALID")
 		}
-		out = append(out, BotCommand{Command: c.Command, Description: c.Description})
+		out = append(out, BotCommand(c))
 	}
 	key := "default"
 	if v := p["scope"]; v != "" {

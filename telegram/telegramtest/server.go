@@ -44,12 +44,15 @@ type Options struct {
 	// allow_paid_broadcast (default 1000).
 	GlobalRate, PaidRate float64
 	// GlobalTolerance is how far ahead of the global schedule a burst may
-	// run (GCRA tolerance; default 100 ms, about 3 messages at 30/s):
-	// Telegram counts loosely, and network jitter bunches requests.
+	// run (GCRA tolerance; default 250 ms, about 7 messages at 30/s). The
+	// long-run rate is held exactly; the tolerance absorbs what scheduling
+	// and network jitter do to a client that paces correctly (one request
+	// delayed by D bunches the next D·rate behind it), and Telegram itself
+	// "may allow short bursts" (Bots FAQ).
 	GlobalTolerance time.Duration
 	// ChatInterval and GroupInterval space messages within one private chat
 	// (default 1 s) and one group or channel (default 3 s: 20 per minute);
-	// ChatTolerance is their burst tolerance (default 100 ms). Negative
+	// ChatTolerance is their burst tolerance (default 250 ms). Negative
 	// intervals switch the per-chat limit off.
 	ChatInterval, GroupInterval, ChatTolerance time.Duration
 
@@ -163,6 +166,8 @@ type Failure struct {
 	HTML bool
 	// Drop closes the connection without an answer (a network error).
 	Drop bool
+	// RetryAfter sets parameters.retry_after (with Status 429).
+	RetryAfter int
 }
 
 // NewServer starts a fake Bot API on a local port.
@@ -183,7 +188,7 @@ func NewServer(o Options) *Server {
 		o.PaidRate = 1000
 	}
 	if o.GlobalTolerance == 0 {
-		o.GlobalTolerance = 100 * time.Millisecond
+		o.GlobalTolerance = 250 * time.Millisecond
 	}
 	if o.ChatInterval == 0 {
 		o.ChatInterval = time.Second
@@ -192,7 +197,7 @@ func NewServer(o Options) *Server {
 		o.GroupInterval = 3 * time.Second
 	}
 	if o.ChatTolerance == 0 {
-		o.ChatTolerance = 100 * time.Millisecond
+		o.ChatTolerance = 250 * time.Millisecond
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -332,7 +337,11 @@ func writeFailure(w http.ResponseWriter, f Failure) {
 		if d == "" {
 			d = http.StatusText(f.Status)
 		}
-		writeJSON(w, f.Status, apiResponse{ErrorCode: f.Status, Description: d})
+		r := apiResponse{ErrorCode: f.Status, Description: d}
+		if f.RetryAfter > 0 {
+			r.Parameters = &apiParameters{RetryAfter: f.RetryAfter}
+		}
+		writeJSON(w, f.Status, r)
 	}
 }
 
@@ -575,11 +584,13 @@ func (s *Server) WaitMessages(timeout time.Duration, chatID int64, n int) ([]Mes
 	}
 }
 
-// WaitFor waits until cond (called under no lock, after every change) is
-// true, or timeout.
+// WaitFor waits until cond (called under no lock, after every change and
+// every 10 ms, for conditions on counters) is true, or timeout.
 func (s *Server) WaitFor(timeout time.Duration, cond func() bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		s.mu.Lock()
 		wake := s.wake
@@ -589,6 +600,7 @@ func (s *Server) WaitFor(timeout time.Duration, cond func() bool) error {
 		}
 		select {
 		case <-wake:
+		case <-tick.C:
 		case <-deadline.C:
 			return fmt.Errorf("telegramtest: condition not met after %s", timeout)
 		}

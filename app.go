@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/config"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/store"
+)
+
+// openStore opens and migrates the configured database.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// syncFeeds makes the store's feeds include every [[feeds]] of the config.
+// Feeds added with /addfeed or the API stay.
+func syncFeeds(ctx context.Context, cfg config.Config, st *store.Store) error {
+	for _, f := range cfg.Feeds {
+		if _, err := st.UpsertFeed(ctx, articles.Feed{URL: f.URL, Name: f.Name, Section: f.Section, Weight: f.Weight, Enabled: true}); err != nil {
+			return fmt.Errorf("sync feed %s: %w", f.URL, err)
+		}
+	}
+	return nil
+}
+
+func newFetcher(cfg config.Config) *articles.Fetcher {
+	return &articles.Fetcher{Timeout: cfg.Ingest.FetchTimeout.Duration, MaxBytes: cfg.Ingest.MaxBytes}
+}
+
+func newImporter(cfg config.Config, st *store.Store, log *slog.Logger) *articles.Importer {
+	return &articles.Importer{Store: st, Fetcher: newFetcher(cfg), Log: log}
+}
+
+func newBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Builder {
+	n := cfg.Newsletter
+	return digest.NewBuilder(st, digest.Options{
+		Newsletter: digest.DefaultNewsletter,
+		Title:      n.Title,
+		Location:   n.Location,
+		Sections:   n.Sections,
+		MaxItems:   n.MaxItems,
+		MaxAge:     n.MaxAge.Duration,
+		SkipEmpty:  n.SkipEmpty,
+	}, log)
+}
+
+// renderOptions are the newsletter-wide render settings; per-subscriber
+// links are filled in by the senders.
+func renderOptions(cfg config.Config) digest.RenderOptions {
+	n := cfg.Newsletter
+	return digest.RenderOptions{
+		Title:         n.Title,
+		BaseURL:       n.BaseURL,
+		PostalAddress: n.PostalAddress,
+		Location:      n.Location,
+		Sections:      n.Sections,
+	}
+}

@@ -1,0 +1,473 @@
+// Command email benchmarks the email fan-out: one edition to N subscribers
+// through a local SMTP sink, with the real store (a temporary SQLite file),
+// the real River jobs and the real SMTP sender. It prints messages per
+// second, CPU microseconds per message (getrusage, user+sys, of this
+// process only) and peak RSS (VmHWM).
+//
+// The sink runs in a separate process (this binary with -sink), so that
+// its CPU and memory are not counted:
+//
+//	go run ./bench/email -n 100000
+//	go run ./bench/email -n 10000
+//
+// With -baseline (on by default) it then sends the same number of
+// pre-built messages with a minimal pipelined client (PERF-NOTES' last row)
+// to the same sink, for comparison.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/store"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+func main() {
+	var (
+		sink     = flag.Bool("sink", false, "run as the SMTP sink (internal)")
+		n        = flag.Int("n", 100_000, "subscribers")
+		conns    = flag.Int("conns", 16, "SMTP connections")
+		batch    = flag.Int("batch", 500, "subscriptions per fan-out job")
+		workers  = flag.Int("workers", 4, "fan-out jobs at once")
+		baseline = flag.Bool("baseline", true, "also measure a minimal pipelined client on the same sink")
+		keep     = flag.Bool("keep", false, "keep the temporary directory")
+		verbose  = flag.Bool("v", false, "log the fan-out")
+		profile  = flag.String("cpuprofile", "", "write a CPU profile of the fan-out phase to this file")
+		cooldown = flag.Duration("fetch-cooldown", 0, "River FetchCooldown (0: the fan-out's default)")
+		poll     = flag.Duration("fetch-poll", 0, "River FetchPollInterval (0: the fan-out's default)")
+	)
+	flag.Parse()
+	if *sink {
+		if err := runSink(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sink:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*n, *conns, *batch, *workers, *baseline, *keep, *verbose, *profile, *cooldown, *poll); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration) error {
+	ctx := context.Background()
+	sinkProc, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer sinkProc.stop()
+
+	dir, err := os.MkdirTemp("", "digestbot-bench-")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	st, err := store.Open(ctx, store.SQLite, filepath.Join(dir, "bench.db"), log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	chunk := make([]subscribers.Subscription, 0, 5000)
+	for i := range n {
+		chunk = append(chunk, subscribers.Subscription{
+			Channel: subscribers.Email, Address: fmt.Sprintf("reader%07d@bench.example", i),
+			Status: subscribers.Active, Source: subscribers.SourceImport,
+		})
+		if len(chunk) == cap(chunk) || i == n-1 {
+			if _, err := st.CreateSubscriptions(ctx, chunk); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	fmt.Printf("created %d subscribers in %v\n", n, time.Since(t0).Round(time.Millisecond))
+
+	ed, _, err := st.CreateEdition(ctx, benchEdition())
+	if err != nil {
+		return err
+	}
+	b, err := delivery.NewBuilder(delivery.BuilderConfig{
+		From: "Daily Headlines <news@bench.example>",
+		Render: digest.RenderOptions{
+			Title: "Daily Headlines", BaseURL: "https://news.bench.example",
+			PostalAddress: "Harborview Herald, 1 Quay Street, Harborview", Location: time.UTC,
+			Sections: []string{"Local", "Business", "Science", "Sports"},
+		},
+		Tokens: subscribers.NewTokens("bench-secret", nil),
+	})
+	if err != nil {
+		return err
+	}
+	sample, err := b.AppendMessage(nil, ed, subscribers.Subscription{ID: 1, Address: "reader@bench.example"})
+	if err != nil {
+		return err
+	}
+	snd, err := delivery.NewSMTPSender(delivery.SMTPOptions{
+		Host: "127.0.0.1", Port: sinkProc.port, TLS: "none", Connections: conns,
+	}, b, log)
+	if err != nil {
+		return err
+	}
+	defer snd.Close()
+	fo, err := delivery.NewFanout(st, delivery.FanoutConfig{
+		Channels: map[subscribers.Channel]delivery.ChannelConfig{
+			subscribers.Email: {Sender: snd, BatchSize: batch, Workers: workers},
+		},
+		FetchCooldown:     cooldown,
+		FetchPollInterval: poll,
+		Logger:            log,
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- fo.Run(runCtx) }()
+
+	runtime.GC()
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	cpu0 := cpuTime()
+	start := time.Now()
+	if ok, err := fo.Start(ctx, ed.ID); err != nil || !ok {
+		return fmt.Errorf("start: %v %w", ok, err)
+	}
+	p, err := fo.Wait(ctx, ed.ID)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	stopRun()
+	<-runDone
+
+	sent := 0
+	for _, c := range p.Stats {
+		if c.Status == delivery.StatusSent {
+			sent += c.N
+		}
+	}
+	fmt.Printf("digestbot fan-out: %d subscribers, %d sent (%s), message %d bytes\n", n, sent, p.Status, len(sample.Data))
+	fmt.Printf("  %.0f messages/s  (%v)\n", float64(sent)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
+	fmt.Printf("  %.1f µs CPU per message (user+sys of this process, fan-out phase)\n", float64(cpu.Microseconds())/float64(max(sent, 1)))
+	fmt.Printf("  peak RSS %.1f MiB (VmHWM, whole run)\n", float64(vmHWM())/1024)
+	if sent != n {
+		return fmt.Errorf("%d of %d sent", sent, n)
+	}
+
+	if baseline {
+		cpu0 := cpuTime()
+		start := time.Now()
+		if err := minimalClient(sinkProc.addr(), conns, n, sample.Data); err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		el := time.Since(start)
+		cpu := cpuTime() - cpu0
+		fmt.Printf("minimal pipelined client, same sink: %.0f messages/s, %.1f µs CPU per message\n",
+			float64(n)/el.Seconds(), float64(cpu.Microseconds())/float64(n))
+		fmt.Printf("  digestbot reaches %.0f%% of it\n", 100*(float64(sent)/elapsed.Seconds())/(float64(n)/el.Seconds()))
+	}
+	got, err := sinkProc.stop()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sink received %s\n", got)
+	return nil
+}
+
+// benchEdition is ten items of realistic length over four sections.
+func benchEdition() digest.Edition {
+	titles := []string{
+		"Council extends harbour ferry service through the winter",
+		"Kelp forest off the northern point recovers to half its 2010 extent",
+		"Rovers win home opener 3–1 behind two goals from academy forward",
+		"Transit authority to pilot contactless fares on four bus lines",
+		"Port traffic rises 8% as new container terminal opens",
+		"School board approves later start times for high schools",
+		"Storm knocks out power to 12,000 homes on the east shore",
+		"Local bakery wins national award for sourdough",
+		"University spin-off raises $4 million for tidal sensors",
+		"Library to stay open until 9 p.m. on weeknights",
+	}
+	sections := []string{"Local", "Science", "Sports", "Local", "Business", "Local", "Local", "Business", "Science", "Local"}
+	e := digest.Edition{Newsletter: digest.DefaultNewsletter, Date: time.Now().UTC().Format("2006-01-02"), Title: "Daily Headlines"}
+	for i, t := range titles {
+		e.Items = append(e.Items, digest.Item{
+			ArticleID: int64(i + 1), Section: sections[i], Title: t,
+			URL:         fmt.Sprintf("https://harborview-herald.example/news/%d", 1000+i),
+			Lead:        "Officials said the change follows months of consultation and will take effect next month, with a review planned after the first year.",
+			Source:      "Harborview Herald",
+			PublishedAt: time.Now().Add(-time.Duration(i) * time.Hour),
+		})
+	}
+	return e
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// vmHWM is the peak resident set size in KiB.
+func vmHWM() int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return kb
+		}
+	}
+	return 0
+}
+
+// sinkProcess is the sink running as a child process.
+type sinkProcess struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	port  int
+	done  bool
+}
+
+func (s *sinkProcess) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+func startSink() (*sinkProcess, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-sink")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &sinkProcess{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	line, err := s.out.ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	_, portStr, _ := net.SplitHostPort(strings.TrimSpace(strings.TrimPrefix(line, "listening ")))
+	if s.port, err = strconv.Atoi(portStr); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("sink said %q", line)
+	}
+	return s, nil
+}
+
+// stop closes the sink's stdin; it answers with its count and exits.
+func (s *sinkProcess) stop() (string, error) {
+	if s.done {
+		return "", nil
+	}
+	s.done = true
+	_ = s.stdin.Close()
+	line, err := s.out.ReadString('\n')
+	werr := s.cmd.Wait()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(line), werr
+}
+
+// runSink is a minimal SMTP server on 127.0.0.1 that accepts everything.
+// Like Postfix's smtp-sink it answers a pipelined group with one write. It
+// prints its address, then, when stdin closes, what it received.
+func runSink(stdin io.Reader, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
+	var msgs, bytesIn atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go sinkConn(c, &msgs, &bytesIn)
+		}
+	}()
+	_, _ = io.Copy(io.Discard, stdin)
+	_ = ln.Close()
+	fmt.Fprintf(stdout, "%d messages, %d bytes\n", msgs.Load(), bytesIn.Load())
+	return nil
+}
+
+func sinkConn(c net.Conn, msgs, bytesIn *atomic.Int64) {
+	defer c.Close()
+	r := bufio.NewReaderSize(c, 64<<10)
+	w := bufio.NewWriterSize(c, 4<<10)
+	w.WriteString("220 sink ESMTP\r\n")
+	w.Flush()
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		cmd := strings.ToUpper(string(bytes.TrimSpace(line[:min(len(line), 4)])))
+		switch cmd {
+		case "EHLO":
+			w.WriteString("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
+		case "HELO", "MAIL", "RCPT", "RSET", "NOOP":
+			w.WriteString("250 2.0.0 ok\r\n")
+		case "DATA":
+			w.WriteString("354 go ahead\r\n")
+			w.Flush()
+			var n int64
+			for {
+				l, err := r.ReadSlice('\n')
+				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+					return
+				}
+				n += int64(len(l))
+				if len(l) == 3 && l[0] == '.' && l[1] == '\r' {
+					break
+				}
+			}
+			msgs.Add(1)
+			bytesIn.Add(n)
+			w.WriteString("250 2.0.0 queued\r\n")
+		case "QUIT":
+			w.WriteString("221 bye\r\n")
+			w.Flush()
+			return
+		default:
+			w.WriteString("502 5.5.2 unknown command\r\n")
+		}
+		// Answer a pipelined group at once (RFC 2920 §3.2): flush only
+		// when nothing more is waiting.
+		if r.Buffered() == 0 {
+			if w.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// minimalClient sends n copies of msg with MAIL, RCPT and DATA pipelined
+// and nothing else: the reference of PERF-NOTES' last row.
+func minimalClient(addr string, conns, n int, msg []byte) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			w := bufio.NewWriterSize(c, 16<<10)
+			expect := func(k int) error {
+				for range k {
+					for {
+						l, err := r.ReadString('\n')
+						if err != nil {
+							return err
+						}
+						if len(l) < 4 || l[0] > '3' {
+							return fmt.Errorf("reply %q", l)
+						}
+						if l[3] == ' ' {
+							break
+						}
+					}
+				}
+				return nil
+			}
+			w.WriteString("EHLO client\r\n")
+			w.Flush()
+			if err := expect(2); err != nil {
+				errs <- err
+				return
+			}
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					break
+				}
+				fmt.Fprintf(w, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
+				w.Flush()
+				if err := expect(3); err != nil {
+					errs <- err
+					return
+				}
+				w.Write(msg)
+				w.WriteString(".\r\n")
+				w.Flush()
+				if err := expect(1); err != nil {
+					errs <- err
+					return
+				}
+			}
+			w.WriteString("QUIT\r\n")
+			w.Flush()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}

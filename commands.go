@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+func cmdMigrate(ctx context.Context, in *invocation) error {
+	cfg, err := in.load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(in.stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(in.stdout, "migrated %s database\n", cfg.Database.Driver)
+	return nil
+}
+
+func cmdImport(ctx context.Context, in *invocation) error {
+	title := in.fs.String("title", "", "headline of a plain-text file (required for one)")
+	section := in.fs.String("section", "", "section of every imported article")
+	cfg, err := in.load()
+	if err != nil {
+		return err
+	}
+	if in.fs.NArg() != 1 {
+		return codeError{exitUsage, errors.New("import: want exactly one PATH or URL")}
+	}
+	log := newLogger(in.stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	src := in.fs.Arg(0)
+	stored, err := newImporter(cfg, st, log).Import(ctx, src, articles.ImportOptions{Title: *title, Section: *section})
+	if err != nil {
+		return err
+	}
+	// SPEC §4: one line per stored article, ID<TAB>TITLE<TAB>LEAD; tabs and
+	// newlines inside the text would break the columns.
+	flat := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+	for _, a := range stored {
+		fmt.Fprintf(in.stdout, "%d\t%s\t%s\n", a.ID, flat.Replace(a.Title), flat.Replace(a.Lead))
+	}
+	fmt.Fprintf(in.stderr, "imported %d articles from %s\n", len(stored), src)
+	return nil
+}
+
+func cmdPreview(ctx context.Context, in *invocation) error {
+	format := in.fs.String("format", "text", "output `format`: html, text or telegram")
+	cfg, err := in.load()
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "html", "text", "telegram":
+	default:
+		return codeError{exitUsage, fmt.Errorf("preview: unknown format %q (html, text or telegram)", *format)}
+	}
+	log := newLogger(in.stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ed, err := newBuilder(cfg, st, log).Preview(ctx)
+	if errors.Is(err, digest.ErrEmpty) {
+		fmt.Fprintln(in.stderr, "preview: no new headlines for the next edition")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o := renderOptions(cfg)
+	// A preview is nobody's copy: its reader links show where they lead.
+	o.UnsubscribeURL = cfg.Newsletter.BaseURL + "/unsubscribe/PREVIEW"
+	o.PreferencesURL = cfg.Newsletter.BaseURL + "/preferences/PREVIEW"
+	switch *format {
+	case "html":
+		out, err := digest.RenderEmailHTML(ed, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(in.stdout, out)
+	case "text":
+		out, err := digest.RenderEmailText(ed, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(in.stdout, out)
+	case "telegram":
+		msgs, err := digest.RenderTelegram(ed, o)
+		if err != nil {
+			return err
+		}
+		// SPEC §4: messages in order, separated by this exact line.
+		fmt.Fprintln(in.stdout, strings.Join(msgs, "\n--- message break ---\n"))
+	}
+	return nil
+}
+
+func cmdSubscribersImport(ctx context.Context, in *invocation) error {
+	cfg, err := in.load()
+	if err != nil {
+		return err
+	}
+	if in.fs.NArg() != 1 {
+		return codeError{exitUsage, errors.New("subscribers import: want exactly one CSV file")}
+	}
+	f, err := os.Open(in.fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("subscribers import: %w", err)
+	}
+	defer f.Close()
+	log := newLogger(in.stderr)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := &subscribers.Service{Store: st, Sections: cfg.Newsletter.Sections}
+	imported, skipped, err := importSubscribers(ctx, f, svc, st, in.stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(in.stdout, "imported %d, skipped %d\n", imported, skipped)
+	return nil
+}
+
+// bulkStore is what the CSV import needs of the store.
+type bulkStore interface {
+	CreateSubscriptions(ctx context.Context, subs []subscribers.Subscription) (int, error)
+}
+
+// importSubscribers reads CSV rows email[,sections] (an optional header row,
+// sections separated by ";") and adds them as active email subscriptions in
+// chunks. Bad rows are reported with their line numbers and skipped, as are
+// addresses already subscribed.
+func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Service, st bulkStore, report io.Writer) (imported, skipped int, err error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
+	const chunk = 1000
+	batch := make([]subscribers.Subscription, 0, chunk)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, err := st.CreateSubscriptions(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("subscribers import: %w", err)
+		}
+		imported += n
+		skipped += len(batch) - n
+		batch = batch[:0]
+		return nil
+	}
+	for first := true; ; first = false {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				fmt.Fprintf(report, "line %d: %v\n", pe.Line, pe.Err)
+				skipped++
+				continue
+			}
+			return imported, skipped, fmt.Errorf("subscribers import: %w", err)
+		}
+		email := strings.TrimSpace(rec[0])
+		if first && strings.EqualFold(email, "email") {
+			continue // header row
+		}
+		if len(rec) > 2 {
+			fmt.Fprintf(report, "line %d: %d columns, want email[,sections]\n", line, len(rec))
+			skipped++
+			continue
+		}
+		addr, err := subscribers.NormalizeEmail(email)
+		if err != nil {
+			fmt.Fprintf(report, "line %d: %v\n", line, err)
+			skipped++
+			continue
+		}
+		var sections []string
+		if len(rec) == 2 {
+			for _, s := range strings.Split(rec[1], ";") {
+				if s = strings.TrimSpace(s); s != "" {
+					sections = append(sections, s)
+				}
+			}
+		}
+		if sections, err = svc.CheckSections(sections); err != nil {
+			fmt.Fprintf(report, "line %d: %v\n", line, err)
+			skipped++
+			continue
+		}
+		batch = append(batch, subscribers.Subscription{
+			Channel:  subscribers.Email,
+			Address:  addr,
+			Status:   subscribers.Active,
+			Sections: sections,
+			Source:   subscribers.SourceImport,
+		})
+		if len(batch) == chunk {
+			if err := flush(); err != nil {
+				return imported, skipped, err
+			}
+		}
+	}
+	return imported, skipped, flush()
+}

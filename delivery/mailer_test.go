@@ -1,0 +1,119 @@
+package delivery_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/subscribers"
+)
+
+// The confirmation mail goes out over SMTP and to the outbox alike: text
+// and HTML with the link, the newsletter's From, DKIM-signed, and no
+// List-Unsubscribe (it is not a list message).
+func TestMailerConfirmation(t *testing.T) {
+	key, txt := dkimKey(t, "ed25519")
+	signer, err := delivery.NewDKIMSigner("example.com", "dgst", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newBuilder(t, signer)
+	link := testBase + "/confirm/AXUAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
+	var _ subscribers.Mailer = (*delivery.Mailer)(nil)
+
+	check := func(t *testing.T, data []byte) {
+		t.Helper()
+		p := parseMessage(t, data)
+		if p.Header.Get("List-Unsubscribe") != "" || p.Header.Get("Precedence") != "" {
+			t.Error("a confirmation mail is not a list message")
+		}
+		if p.Header.Get("To") != "new.reader@example.org" || !strings.HasSuffix(p.Header.Get("Message-ID"), "@example.com>") {
+			t.Errorf("headers %v", p.Header)
+		}
+		if !strings.Contains(p.Subject, "Confirm") || !strings.Contains(p.Text, link) || !strings.Contains(p.HTML, link) {
+			t.Errorf("subject %q, text %q", p.Subject, p.Text)
+		}
+		if vs := verify(t, data, txt); vs[0].Err != nil {
+			t.Errorf("DKIM: %v", vs[0].Err)
+		}
+	}
+
+	t.Run("smtp", func(t *testing.T) {
+		srv := startServer(t, 0)
+		snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
+		m, err := delivery.NewMailer(b, snd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SendConfirmation(context.Background(), "new.reader@example.org", link); err != nil {
+			t.Fatal(err)
+		}
+		msgs := srv.Messages()
+		if len(msgs) != 1 || msgs[0].To[0] != "new.reader@example.org" {
+			t.Fatalf("%+v", msgs)
+		}
+		check(t, msgs[0].Data)
+		if err := m.SendConfirmation(context.Background(), "bad\r\naddress", link); err == nil {
+			t.Error("bad address accepted")
+		}
+		srv.OnRcpt = func(string) error { return smtpErr(550, "5.1.1 unknown") }
+		if err := m.SendConfirmation(context.Background(), "gone@example.org", link); err == nil {
+			t.Error("a 550 is no error")
+		}
+	})
+	t.Run("outbox", func(t *testing.T) {
+		dir := t.TempDir()
+		ob, err := delivery.NewOutboxSender(dir, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := delivery.NewMailer(b, ob)
+		if err := m.SendConfirmation(context.Background(), "new.reader@example.org", link); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "mail-*.eml"))
+		if len(files) != 1 {
+			t.Fatalf("files %v", files)
+		}
+		data, _ := os.ReadFile(files[0])
+		check(t, data)
+	})
+	t.Run("no transport", func(t *testing.T) {
+		if _, err := delivery.NewMailer(b, nil); err == nil {
+			t.Error("NewMailer without a transport")
+		}
+	})
+}
+
+// Sending the same edition to the outbox twice leaves one file per reader.
+func TestOutboxOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	b, tokens := newBuilder(t, nil)
+	ob, err := delivery.NewOutboxSender(dir, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := emailSubs(5, 3)
+	subs[1].Address = "not an address"
+	for range 2 {
+		res, err := ob.Send(context.Background(), testEdition(1, "2026-01-05"), subs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome != delivery.Sent || res[1].Outcome != delivery.Failed || res[2].Outcome != delivery.Sent {
+			t.Fatalf("results %+v", res)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("%d entries", len(entries))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "2026-01-05-5.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDigest(t, tokens, data, subs[0])
+}
