@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/itlightning/dateparse"
@@ -96,12 +98,19 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 		return FeedResult{}, &feedParseError{feed: name, err: err}
 	}
 
-	var atomTypes []entryTypes
+	// The strict check runs beside gofeed's parse: it doubles the XML work
+	// but not the wall time when a second core is free.
+	type checked struct {
+		types []entryTypes
+		err   error
+	}
+	var check chan checked
 	if trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(trimmed) > 0 && trimmed[0] == '<' {
-		var err error
-		if atomTypes, err = checkXML(data); err != nil {
-			return fail(err)
-		}
+		check = make(chan checked, 1)
+		go func() {
+			types, err := checkXML(data)
+			check <- checked{types, err}
+		}()
 	}
 
 	p := gofeed.NewParser()
@@ -110,6 +119,14 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 	// the story's photo; only declared images (media:, enclosure) count.
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
 	gf, err := p.Parse(bytes.NewReader(data))
+	var atomTypes []entryTypes
+	if check != nil {
+		r := <-check
+		if r.err != nil {
+			return fail(r.err) // the strict decoder's message is the clear one
+		}
+		atomTypes = r.types
+	}
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 			return fail(ErrNotFeed)
@@ -142,8 +159,7 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 		jsonItems = o.Items
 	}
 
-	seen := make(map[string]bool, len(gf.Items))
-	res.Articles = make([]Article, 0, len(gf.Items))
+	srcs := make([]itemSource, len(gf.Items))
 	for i, it := range gf.Items {
 		src := itemSource{item: it, contentHTML: true, summaryHTML: true}
 		switch {
@@ -170,9 +186,17 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 			src.summaryHTML = false
 			src.contentHTML = jsonItems[i].ContentHTML != ""
 		}
-		a, reason := c.feedArticle(src, base, now)
-		if reason != "" {
-			res.Skipped = append(res.Skipped, Skipped{GUID: it.GUID, Title: NormalizeText(it.Title), Reason: reason})
+		srcs[i] = src
+	}
+	built := c.feedArticles(srcs, base, now)
+
+	seen := make(map[string]bool, len(gf.Items))
+	res.Articles = make([]Article, 0, len(gf.Items))
+	for i, b := range built {
+		a := b.article
+		if b.reason != "" {
+			it := gf.Items[i]
+			res.Skipped = append(res.Skipped, Skipped{GUID: it.GUID, Title: NormalizeText(it.Title), Reason: b.reason})
 			continue
 		}
 		key := "g:" + a.GUID
@@ -192,6 +216,41 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 		res.Articles = append(res.Articles, a)
 	}
 	return res, nil
+}
+
+// builtItem is one item's article, or why it has none.
+type builtItem struct {
+	article Article
+	reason  string
+}
+
+// itemsPerWorker is the least work worth a goroutine of its own.
+const itemsPerWorker = 64
+
+// feedArticles cleans the items on every core: items are independent, and
+// the cleaning is a third of ingestion's CPU time. The result is in item
+// order, the same as a sequential run.
+func (c *Cleaner) feedArticles(srcs []itemSource, base string, now time.Time) []builtItem {
+	out := make([]builtItem, len(srcs))
+	workers := min(runtime.GOMAXPROCS(0), 8, (len(srcs)+itemsPerWorker-1)/itemsPerWorker)
+	if workers <= 1 {
+		for i, s := range srcs {
+			out[i].article, out[i].reason = c.feedArticle(s, base, now)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(srcs) + workers - 1) / workers
+	for lo := 0; lo < len(srcs); lo += chunk {
+		hi := min(lo+chunk, len(srcs))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i].article, out[i].reason = c.feedArticle(srcs[i], base, now)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // itemSource is one gofeed item plus what only the format-specific

@@ -4,12 +4,15 @@
 //
 // Wiring (main):
 //
-//	client, _ := telegram.New(ctx, telegram.Config{Token: cfg.Telegram.Token, APIEndpoint: cfg.Telegram.APIEndpoint, ...})
-//	sender := telegram.NewSender(client, telegram.SenderOptions{Render: renderOpts})
-//	b, _ := bot.New(bot.Config{...}, bot.Deps{Telegram: client, Digests: sender, Subscriptions: svc, Store: st, ...})
-//	poller := &telegram.Poller{Client: client, State: st, Handle: b.HandleUpdate}
-//	go poller.Run(ctx)
-//	// delivery.FanoutConfig{OnFinished: b.EditionFinished, ...}
+//	client, _ := telegram.New(ctx, telegram.Config{Token: cfg.Telegram.Token, APIEndpoint: cfg.Telegram.APIEndpoint,
+//		RatePerSecond: cfg.Telegram.RatePerSecond, PaidBroadcast: cfg.Telegram.PaidBroadcast, Log: log})
+//	sender := telegram.NewSender(client, telegram.SenderOptions{Render: renderOpts, Log: log})
+//	// delivery.FanoutConfig{Channels: {subscribers.Telegram: {Sender: sender}}, OnFinished: b.EditionFinished, ...}
+//	b, _ := bot.New(bot.Config{...}, bot.Deps{Telegram: client, Digests: sender, Subscriptions: svc, Store: st,
+//		Editions: builder, Fanout: fanout, Importer: importer, Feeds: bot.FeedProbe{Fetcher: fetcher}, Log: log})
+//	_ = client.SetCommands(ctx, cfg.Telegram.Admins)
+//	poller := &telegram.Poller{Client: client, State: st, Handle: b.HandleUpdate, Log: log}
+//	go poller.Run(ctx) // returns when ctx ends; then b.Wait()
 package bot
 
 import (

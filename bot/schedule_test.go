@@ -59,3 +59,26 @@ func TestSourceOf(t *testing.T) {
 		t.Errorf("callback data %d bytes", len(cbSubscribe+":"+long))
 	}
 }
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"/start", "/start@bot payload", "/\n", "/a@", "hello", "/é@ü x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cmd, _, _, ok := parseCommand(s)
+		if ok && (cmd == "" || len(cmd) > 32) {
+			t.Fatalf("parseCommand(%q) accepted command %q", s, cmd)
+		}
+	})
+}
+
+func FuzzDescribeSchedule(f *testing.F) {
+	for _, s := range []string{"0 7 * * *", "CRON_TZ=UTC 0 7 * * 1-5", "@daily", "0 0 7 * * MON-FRI", "5-1 7 * * *", "0 7 * * 7-0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if DescribeSchedule(s, time.UTC) == "" {
+			t.Fatalf("empty description for %q", s)
+		}
+	})
+}

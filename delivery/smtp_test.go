@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -359,4 +360,87 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(c)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// A server without PIPELINING gets one command at a time (RFC 5321
+// §4.1.4): the sender waits for each reply, and still stops at a refusal.
+func TestSMTPWithoutPipelining(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var violations, accepted, resets atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				reply := func(s string) { _, _ = c.Write([]byte(s)) }
+				reply("220 plain ESMTP\r\n")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if r.Buffered() > 0 {
+						violations.Add(1)
+					}
+					switch cmd := strings.ToUpper(line[:4]); cmd {
+					case "EHLO":
+						reply("250-plain\r\n250 8BITMIME\r\n")
+					case "RCPT":
+						if strings.Contains(line, "reader3@") {
+							reply("550 5.1.1 no such user\r\n")
+						} else {
+							reply("250 ok\r\n")
+						}
+					case "DATA":
+						reply("354 go on\r\n")
+						for {
+							l, err := r.ReadString('\n')
+							if err != nil {
+								return
+							}
+							if l == ".\r\n" {
+								break
+							}
+						}
+						accepted.Add(1)
+						reply("250 queued\r\n")
+					case "RSET":
+						resets.Add(1)
+						reply("250 ok\r\n")
+					case "QUIT":
+						reply("221 bye\r\n")
+						return
+					default:
+						reply("250 ok\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	b, _ := newBuilder(t, nil)
+	s := newSMTPSender(t, b, "127.0.0.1", ln.Addr().(*net.TCPAddr).Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
+	res, err := s.Send(context.Background(), testEdition(15, "2026-01-13"), emailSubs(1, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		want := delivery.Sent
+		if r.SubscriptionID == 3 {
+			want = delivery.Bounced
+		}
+		if r.Outcome != want {
+			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
+		}
+	}
+	if violations.Load() != 0 || accepted.Load() != 11 || resets.Load() != 1 {
+		t.Errorf("%d pipelining violations, %d accepted, %d RSET", violations.Load(), accepted.Load(), resets.Load())
+	}
 }

@@ -98,11 +98,11 @@ func clusterWith(as []articles.Article, p clusterParams) [][]int {
 		return a.j - b.j
 	})
 
-	parent := make([]int, n)
-	members := make([][]int, n)
-	for i := range parent {
-		parent[i] = i
-		members[i] = []int{i}
+	// Groups are union-find trees; each root also heads a linked list of its
+	// members (next, -1 ends it), which merging splices in O(1).
+	parent, next, tail, size := make([]int, n), make([]int, n), make([]int, n), make([]int, n)
+	for i := range n {
+		parent[i], next[i], tail[i], size[i] = i, -1, i, 1
 	}
 	find := func(i int) int {
 		for parent[i] != i {
@@ -110,6 +110,15 @@ func clusterWith(as []articles.Article, p clusterParams) [][]int {
 			i = parent[i]
 		}
 		return i
+	}
+	mean := func(a, b int) float64 {
+		var s float64
+		for i := a; i >= 0; i = next[i] {
+			for j := b; j >= 0; j = next[j] {
+				s += dot(ds[i].vec, ds[j].vec)
+			}
+		}
+		return s / float64(size[a]*size[b])
 	}
 	// A refused merge stays refused until one of the groups grows.
 	type refusal struct{ a, na, b, nb int }
@@ -122,25 +131,30 @@ func clusterWith(as []articles.Article, p clusterParams) [][]int {
 		if a > b {
 			a, b = b, a
 		}
-		key := refusal{a, len(members[a]), b, len(members[b])}
+		key := refusal{a, size[a], b, size[b]}
 		if refused[key] {
 			continue
 		}
-		if meanSimilarity(ds, members[a], members[b]) < p.mergeThreshold {
+		if mean(a, b) < p.mergeThreshold {
 			refused[key] = true
 			continue
 		}
 		parent[b] = a
-		members[a] = append(members[a], members[b]...)
-		members[b] = nil
+		next[tail[a]], tail[a] = b, tail[b]
+		size[a] += size[b]
 	}
 
 	var groups [][]int
+	all := make([]int, 0, n) // one backing array for every group
 	for i := range n {
 		if find(i) != i {
 			continue
 		}
-		g := members[i]
+		from := len(all)
+		for j := i; j >= 0; j = next[j] {
+			all = append(all, j)
+		}
+		g := all[from:len(all):len(all)]
 		slices.Sort(g)
 		groups = append(groups, g)
 	}
@@ -214,39 +228,28 @@ func conflict(a, b *doc) bool {
 	return aboutOther(a, b) && aboutOther(b, a)
 }
 
-func meanSimilarity(ds []doc, a, b []int) float64 {
-	var s float64
-	for _, i := range a {
-		for _, j := range b {
-			s += dot(ds[i].vec, ds[j].vec)
-		}
-	}
-	return s / float64(len(a)*len(b))
-}
-
 // analyze turns each article into a doc. The window itself is the corpus:
 // document frequencies and which words are names are learnt from it. It
 // also returns the words behind the term ids, for tests.
 func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
+	guess := 4 * len(as) // distinct terms, to size the arrays below
 	var (
-		names  []string // term id → term
-		number []bool   // the term is a number
-		df     []int    // articles using the term
-		capMid []int    // mid-sentence uses written with a capital
-		mid    []int    // mid-sentence uses
-		acro   []bool   // ever written as an acronym
-		last   []int32  // last[id] == k+1: the term is already in article k…
-		at     []int    // …at tws[at[id]]
+		names  = make([]string, 0, guess) // term id → term
+		number = make([]bool, 0, guess)   // the term is a number
+		df     = make([]int, 0, guess)    // articles using the term
+		capMid = make([]int, 0, guess)    // mid-sentence uses written with a capital
+		mid    = make([]int, 0, guess)    // mid-sentence uses
+		acro   = make([]bool, 0, guess)   // ever written as an acronym
+		last   = make([]int32, 0, guess)  // last[id] == k+1: the term is already in article k…
+		at     = make([]int, 0, guess)    // …at tws[at[id]]
 	)
-	termIDs := map[string]int32{}
+	termIdx := newWordIndex(4 * len(as))
 	termOf := func(t string) int32 {
 		if isStopWord(t) || utf8.RuneCountInString(t) < 2 && !isDigits(t) {
 			return -1
 		}
-		id, ok := termIDs[t]
-		if !ok {
-			id = int32(len(names))
-			termIDs[t] = id
+		id, found := lookupWord(termIdx, t, int32(len(names)))
+		if !found {
 			names = append(names, t)
 			number = append(number, isDigits(t))
 			df = append(df, 0)
@@ -259,24 +262,34 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 		return id
 	}
 	// Each distinct lower-cased word is normalized once: a window repeats
-	// its vocabulary many times over.
-	type lexeme struct{ plain, capital int32 } // term ids, -1 for none
+	// its vocabulary many times over. The capitalized reading (demonym) is
+	// only worked out for words that are ever capitalized.
+	const unknown = -2
+	type lexeme struct {
+		word           string
+		plain, capital int32 // term ids; -1: not a content word
+	}
 	var (
 		lexemes []lexeme
 		lexIdx  = newWordIndex(8 * len(as))
 	)
-	lexemeOf := func(w []byte) lexeme {
-		id, found := lexIdx.lookup(w, int32(len(lexemes)))
-		if found {
-			return lexemes[id]
+	termOfWord := func(w []byte, capital bool) int32 {
+		id, found := lookupWord(lexIdx, w, int32(len(lexemes)))
+		if !found {
+			lx := lexeme{word: string(w), plain: -1, capital: -1}
+			if !isStopWord(lx.word) {
+				lx.plain, lx.capital = termOf(stem(lx.word)), unknown
+			}
+			lexemes = append(lexemes, lx)
 		}
-		ws := string(w)
-		lx := lexeme{-1, -1}
-		if !isStopWord(ws) {
-			lx = lexeme{termOf(stem(ws)), termOf(demonym(ws))}
+		lx := &lexemes[id]
+		if !capital {
+			return lx.plain
 		}
-		lexemes = append(lexemes, lx)
-		return lx
+		if lx.capital == unknown {
+			lx.capital = termOf(demonym(lx.word))
+		}
+		return lx.capital
 	}
 
 	type termWeight struct {
@@ -306,11 +319,7 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 			tk.split(f.text)
 			titleCase := f.title && tk.titleCase()
 			for _, w := range tk.words {
-				lx := lexemeOf(tk.text(w))
-				id := lx.plain
-				if w.capital {
-					id = lx.capital
-				}
+				id := termOfWord(tk.text(w), w.capital)
 				if id < 0 {
 					continue
 				}
@@ -420,11 +429,12 @@ func newWordIndex(capacity int) *wordIndex {
 	return &wordIndex{slots: make([]wordSlot, size)}
 }
 
-// lookup returns w's id, or stores w with id next and returns found=false.
-func (x *wordIndex) lookup(w []byte, next int32) (id int32, found bool) {
+// lookupWord returns w's id in x, or stores w with id next and returns
+// found=false.
+func lookupWord[W string | []byte](x *wordIndex, w W, next int32) (id int32, found bool) {
 	h := uint64(14695981039346656037)
-	for _, c := range w {
-		h ^= uint64(c)
+	for i := 0; i < len(w); i++ {
+		h ^= uint64(w[i])
 		h *= 1099511628211
 	}
 	if h == 0 {
@@ -484,20 +494,37 @@ func candidatePairs(ds []doc, threshold float64) []edge {
 		doc int
 		w   float64
 	}
-	var postings [][]posting
-	for k, d := range ds {
-		for i, t := range d.vec.terms {
-			if int(t) >= len(postings) {
-				postings = append(postings, make([][]posting, int(t)-len(postings)+1)...)
-			}
-			postings[t] = append(postings[t], posting{k, d.vec.weights[i]})
+	// The inverted index in one array: term t's postings are
+	// slab[start[t]:start[t+1]], in article order.
+	nterms := 0
+	for _, d := range ds {
+		if n := len(d.vec.terms); n > 0 {
+			nterms = max(nterms, int(d.vec.terms[n-1])+1)
 		}
 	}
+	start := make([]int, nterms+1)
+	for _, d := range ds {
+		for _, t := range d.vec.terms {
+			start[t+1]++
+		}
+	}
+	for t := range nterms {
+		start[t+1] += start[t]
+	}
+	slab := make([]posting, start[nterms])
+	fill := slices.Clone(start[:nterms])
+	for k, d := range ds {
+		for i, t := range d.vec.terms {
+			slab[fill[t]] = posting{k, d.vec.weights[i]}
+			fill[t]++
+		}
+	}
+	postings := func(t int32) []posting { return slab[start[t]:start[t+1]] }
 	common := make([]float64, len(ds)) // norm over terms too common to index
 	for k, d := range ds {
 		var s float64
 		for i, t := range d.vec.terms {
-			if len(postings[t]) > maxDF {
+			if start[t+1]-start[t] > maxDF {
 				s += d.vec.weights[i] * d.vec.weights[i]
 			}
 		}
@@ -507,18 +534,20 @@ func candidatePairs(ds []doc, threshold float64) []edge {
 	var edges []edge
 	acc := make([]float64, len(ds))
 	hit := make([]bool, len(ds))
+	cursor := fill[:nterms] // reused: postings(t)[cursor[t]] is the article at hand
+	clear(cursor)
 	var touched []int
 	for i, d := range ds {
 		for k, t := range d.vec.terms {
-			ps := postings[t]
+			ps := postings(t)
 			if len(ps) > maxDF {
 				continue
 			}
+			// Articles are visited in order, so the ones after i are the
+			// rest of the list.
+			cursor[t]++
 			w := d.vec.weights[k]
-			for _, p := range ps {
-				if p.doc <= i {
-					continue
-				}
+			for _, p := range ps[cursor[t]:] {
 				if !hit[p.doc] {
 					hit[p.doc] = true
 					touched = append(touched, p.doc)
@@ -629,19 +658,24 @@ func (tk *tokenizer) split(s string) {
 			first = sentenceStart
 			sentenceStart = false
 		}
+		runes++
+		if r < utf8.RuneSelf {
+			switch {
+			case 'a' <= r && r <= 'z':
+				letters++
+			case 'A' <= r && r <= 'Z':
+				letters++
+				caps++
+				r += 'a' - 'A'
+			}
+			tk.lower = append(tk.lower, byte(r))
+			return
+		}
 		if unicode.IsUpper(r) {
 			caps++
 		}
 		if unicode.IsLetter(r) {
 			letters++
-		}
-		runes++
-		if r < utf8.RuneSelf {
-			if 'A' <= r && r <= 'Z' {
-				r += 'a' - 'A'
-			}
-			tk.lower = append(tk.lower, byte(r))
-			return
 		}
 		tk.lower = utf8.AppendRune(tk.lower, unicode.ToLower(r))
 	}
@@ -668,7 +702,7 @@ func (tk *tokenizer) split(s string) {
 			}
 			i--
 			flush()
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
+		case isWordRune(r):
 			emit(r)
 		case isApostrophe(r) && from >= 0 && i+1 < len(rs) && unicode.IsLetter(rs[i+1]):
 			// A possessive 's ends the word; other apostrophes join it (won't → wont).
@@ -714,6 +748,13 @@ func isDottedAcronym(rs []rune, i int) bool {
 		return false
 	}
 	return i+3 < len(rs) && unicode.IsUpper(rs[i]) && rs[i+1] == '.' && unicode.IsUpper(rs[i+2]) && rs[i+3] == '.'
+}
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 func isApostrophe(r rune) bool { return r == '\'' || r == '’' || r == 'ʼ' || r == '‘' }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river/rivermigrate"
 )
@@ -63,70 +64,72 @@ const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 )`
 
 // Migrate brings the schema up to date: our numbered migrations first, each
-// recorded in schema_migrations, then River's (rivermigrate on the same
-// driver). Running it again is a no-op, and several instances may run it at
-// once: on PostgreSQL they take turns on an advisory lock and each migration
-// has its own transaction; on SQLite everything runs in one write
-// transaction, which makes the others wait (River's migrator, left alone,
-// would apply the same version twice there).
+// in its own transaction with its record in schema_migrations, then River's
+// (rivermigrate on the same driver). Running it again is a no-op, and
+// several instances may run it at once (see lockMigrations and riverUp).
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	migrator, err := rivermigrate.New(s.river, &rivermigrate.Config{Logger: s.log})
+	unlock, err := s.d.lockMigrations(ctx, s.db)
 	if err != nil {
+		return fmt.Errorf("store: migrate: lock: %w", err)
+	}
+	defer unlock()
+	if err := s.applyMigrations(ctx, ms); err != nil {
+		return err
+	}
+	if err := s.riverUp(ctx); err != nil {
 		return fmt.Errorf("store: migrate river: %w", err)
-	}
-
-	var res *rivermigrate.MigrateResult
-	if s.d.name == SQLite {
-		err = s.InTx(ctx, func(tx *sql.Tx) error {
-			if err := s.applyMigrations(ctx, ms, func(fn func(tx *sql.Tx) error) error { return fn(tx) }); err != nil {
-				return err
-			}
-			var err error
-			if res, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
-				return fmt.Errorf("store: migrate river: %w", err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	} else {
-		unlock, err := s.d.lockMigrations(ctx, s.db)
-		if err != nil {
-			return fmt.Errorf("store: migrate: lock: %w", err)
-		}
-		defer unlock()
-		if err := s.applyMigrations(ctx, ms, func(fn func(tx *sql.Tx) error) error { return s.InTx(ctx, fn) }); err != nil {
-			return err
-		}
-		if res, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-			return fmt.Errorf("store: migrate river: %w", err)
-		}
-	}
-	for _, v := range res.Versions {
-		s.log.InfoContext(ctx, "store: river migration applied", slog.String("driver", s.d.name), slog.Int("version", v.Version))
 	}
 	return nil
 }
 
-// applyMigrations runs each migration that schema_migrations does not list,
-// with its record, in a transaction that inTx provides; both databases have
-// transactional DDL, so a failed migration leaves nothing behind.
-func (s *Store) applyMigrations(ctx context.Context, ms []migration, inTx func(func(tx *sql.Tx) error) error) error {
-	err := inTx(func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, createSchemaMigrations)
-		return err
-	})
+// riverUp applies River's migrations. River's migrator reads the applied
+// versions, then applies each missing one in its own transaction with its
+// record. On SQLite, two processes migrating at once can both find a version
+// missing: the second one's transaction fails ("table … already exists")
+// and rolls back whole, so looking again converges. (PostgreSQL instances
+// take turns on the advisory lock instead.)
+func (s *Store) riverUp(ctx context.Context) error {
+	migrator, err := rivermigrate.New(s.river, &rivermigrate.Config{Logger: s.log})
 	if err != nil {
+		return err
+	}
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil {
+			for _, v := range res.Versions {
+				s.log.InfoContext(ctx, "store: river migration applied", slog.String("driver", s.d.name), slog.Int("version", v.Version))
+			}
+			return nil
+		}
+		if s.d.name != SQLite || attempt == attempts {
+			return err
+		}
+		s.log.DebugContext(ctx, "store: river migration collided, looking again", slog.Int("attempt", attempt), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// applyMigrations runs each migration that schema_migrations does not list,
+// each in its own transaction with its record: both databases have
+// transactional DDL, so a failed migration leaves nothing behind, and on
+// SQLite the transaction holds the write lock from its start, so two
+// instances cannot both find a migration missing.
+func (s *Store) applyMigrations(ctx context.Context, ms []migration) error {
+	if _, err := s.db.ExecContext(ctx, createSchemaMigrations); err != nil {
 		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
 		applied := false
-		err := inTx(func(tx *sql.Tx) error {
+		err := s.InTx(ctx, func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
 				return err
@@ -148,7 +151,7 @@ func (s *Store) applyMigrations(ctx context.Context, ms []migration, inTx func(f
 			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}
 		if applied {
-			s.log.InfoContext(ctx, "store: applying migration", slog.String("driver", s.d.name), slog.String("migration", m.name))
+			s.log.InfoContext(ctx, "store: migration applied", slog.String("driver", s.d.name), slog.String("migration", m.name))
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,27 +76,39 @@ func TestMigrate(t *testing.T) {
 
 func TestOpenSQLiteSettings(t *testing.T) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, store.SQLite, filepath.Join(t.TempDir(), "new", "dir", "d.db"), nil)
-	check(t, err)
-	defer s.Close()
-	// Every connection of the pool, not just the first, has the settings.
-	conns := make([]interface{ Close() error }, 0, 3)
-	for range 3 {
-		c, err := s.DB().Conn(ctx)
+	dir := t.TempDir()
+	for _, dsn := range []string{
+		filepath.Join(dir, "new", "dir", "d.db"),
+		"file:" + filepath.Join(dir, "uri", "d.db") + "?_pragma=cache_size(-4000)",
+		"file://" + filepath.Join(dir, "uri2", "d.db"),
+	} {
+		s, err := store.Open(ctx, store.SQLite, dsn, nil)
 		check(t, err)
-		conns = append(conns, c)
-		var mode string
-		var fk, busy, sync int
-		check(t, c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
-		check(t, c.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk))
-		check(t, c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy))
-		check(t, c.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
-		if mode != "wal" || fk != 1 || busy < 1000 || sync != 1 {
-			t.Fatalf("journal_mode=%s foreign_keys=%d busy_timeout=%d synchronous=%d", mode, fk, busy, sync)
+		// Every connection of the pool, not just the first, has the settings.
+		var conns []*sql.Conn
+		for range 3 {
+			c, err := s.DB().Conn(ctx)
+			check(t, err)
+			conns = append(conns, c)
+			var mode string
+			var fk, busy, sync int
+			check(t, c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+			check(t, c.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk))
+			check(t, c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy))
+			check(t, c.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+			if mode != "wal" || fk != 1 || busy < 1000 || sync != 1 {
+				t.Fatalf("%s: journal_mode=%s foreign_keys=%d busy_timeout=%d synchronous=%d", dsn, mode, fk, busy, sync)
+			}
 		}
+		for _, c := range conns {
+			check(t, c.Close())
+		}
+		check(t, s.Close())
 	}
-	for _, c := range conns {
-		c.Close()
+	for _, sub := range []string{"new/dir/d.db", "uri/d.db", "uri2/d.db"} {
+		if _, err := os.Stat(filepath.Join(dir, sub)); err != nil {
+			t.Errorf("database file: %v", err)
+		}
 	}
 }
 

@@ -84,13 +84,7 @@ func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*Store, er
 //     at once with SQLITE_BUSY, whatever the busy timeout);
 //   - synchronous=NORMAL is safe with WAL (a power loss can lose the last
 //     commits, never corrupt) and much faster than FULL.
-var sqliteParams = [][2]string{
-	{"_busy_timeout", "10000"},
-	{"_journal_mode", "WAL"},
-	{"_foreign_keys", "1"},
-	{"_synchronous", "NORMAL"},
-	{"_txlock", "immediate"},
-}
+const sqliteParams = "_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
 
 // sqliteMaxConns bounds the SQLite pool. Writers are serialized by SQLite
 // anyway (and wait on busy_timeout); several connections let readers (the
@@ -113,9 +107,10 @@ func openSQLite(ctx context.Context, dsn string, log *slog.Logger) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: parse dsn query: %w", err)
 	}
-	for _, p := range sqliteParams {
-		if !q.Has(p[0]) {
-			q.Set(p[0], p[1])
+	defaults, _ := url.ParseQuery(sqliteParams)
+	for k, v := range defaults {
+		if !q.Has(k) {
+			q[k] = v
 		}
 	}
 	full := dsn

@@ -176,14 +176,23 @@ func (l *Limiter) waitGlobal(ctx context.Context) error {
 		}
 		// A 429 may have come in while this slot was waited for: then the
 		// slot is given up and the hold is waited out like everyone's.
+		// A slot woken up for far too late is given up too: when the
+		// process stalls (GC, a starved CPU), every timer that expired in
+		// the stall fires at once, and sending then would put a burst on
+		// the wire; a fresh slot keeps the spacing.
 		l.mu.Lock()
-		held := l.now().Before(l.hold)
+		now = l.now()
+		held := now.Before(l.hold)
+		stale := now.Sub(slot) > max(l.every, staleSlot)
 		l.mu.Unlock()
-		if !held {
+		if !held && !stale {
 			return nil
 		}
 	}
 }
+
+// staleSlot is how late a waiter may wake for its slot and still use it.
+const staleSlot = 25 * time.Millisecond
 
 func (l *Limiter) acquire(chat string) *chatSlot {
 	l.mu.Lock()

@@ -179,3 +179,36 @@ func TestLimiterSweep(t *testing.T) {
 		t.Errorf("%d chat entries kept after their intervals passed, want them swept", left)
 	}
 }
+
+// TestLimiterStaleSlot: a waiter that wakes far too late (the process
+// stalled) takes a fresh slot instead of sending in a burst with others.
+func TestLimiterStaleSlot(t *testing.T) {
+	clk := newFakeClock()
+	stall := 300 * time.Millisecond
+	stalled := false
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if d > 0 && !stalled {
+			stalled = true
+			d += stall
+		}
+		return clk.Sleep(ctx, d)
+	}
+	l := NewLimiter(10, clk.Now, sleep)
+	ctx := context.Background()
+	t0 := clk.Now()
+	var at []time.Duration
+	for i := range 3 {
+		if err := l.Wait(ctx, ChatID(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+		at = append(at, clk.since(t0))
+	}
+	// 0; the second slot (100 ms) is woken at 400 ms: stale, a new slot at
+	// 400 ms; the third keeps 100 ms after it.
+	want := []time.Duration{0, 400 * time.Millisecond, 500 * time.Millisecond}
+	for i := range want {
+		if at[i] != want[i] {
+			t.Fatalf("grants at %v, want %v", at, want)
+		}
+	}
+}

@@ -81,6 +81,11 @@ func (p *pgServer) database(t testing.TB, migrated bool) string {
 		p.err = p.start()
 	}
 	if p.skip != "" {
+		// CI sets DIGESTBOT_REQUIRE_POSTGRES: there a missing PostgreSQL is
+		// a broken install step, not a reason to skip half the suite.
+		if os.Getenv("DIGESTBOT_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("storetest: %s (DIGESTBOT_REQUIRE_POSTGRES is set)", p.skip)
+		}
 		t.Skip(p.skip)
 	}
 	if p.err != nil {

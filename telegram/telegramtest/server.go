@@ -44,11 +44,13 @@ type Options struct {
 	// allow_paid_broadcast (default 1000).
 	GlobalRate, PaidRate float64
 	// GlobalTolerance is how far ahead of the global schedule a burst may
-	// run (GCRA tolerance; default 250 ms, about 7 messages at 30/s). The
-	// long-run rate is held exactly; the tolerance absorbs what scheduling
-	// and network jitter do to a client that paces correctly (one request
-	// delayed by D bunches the next D·rate behind it), and Telegram itself
-	// "may allow short bursts" (Bots FAQ).
+	// run (GCRA tolerance; default 1 s, one second's worth of messages, as
+	// "30 messages per second" reads). The long-run rate is held exactly: a
+	// client 3 % too fast exhausts the tolerance within a minute and gets
+	// 429s. The tolerance absorbs what scheduling does to a client that
+	// paces correctly — the fake runs in the client's process, and a stall
+	// of D makes the server see D·rate requests at once — and Telegram
+	// itself "may allow short bursts" (Bots FAQ).
 	GlobalTolerance time.Duration
 	// ChatInterval and GroupInterval space messages within one private chat
 	// (default 1 s) and one group or channel (default 3 s: 20 per minute);
@@ -188,7 +190,7 @@ func NewServer(o Options) *Server {
 		o.PaidRate = 1000
 	}
 	if o.GlobalTolerance == 0 {
-		o.GlobalTolerance = 250 * time.Millisecond
+		o.GlobalTolerance = time.Second
 	}
 	if o.ChatInterval == 0 {
 		o.ChatInterval = time.Second
