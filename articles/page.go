@@ -80,6 +80,13 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 	a.Title = NormalizeText(firstNonEmpty(m.get("og:title"), m.ld.headline, m.get("twitter:title"), trimSiteName(m.title, m.get("og:site_name")), m.h1))
 	a.Source = NormalizeText(firstNonEmpty(m.get("og:site_name"), m.ld.publisher))
 	a.Section = NormalizeText(firstNonEmpty(m.get("article:section"), m.ld.section))
+	if a.Source == "" && a.URL != "" {
+		// Readers need an outlet name ("Also in …"); the host is the one
+		// every page has.
+		if u, err := url.Parse(a.URL); err == nil {
+			a.Source = strings.TrimPrefix(u.Hostname(), "www.")
+		}
+	}
 
 	for _, cand := range []string{m.get("author"), m.ld.author, m.get("article:author"), m.get("byl"), m.get("parsely-author")} {
 		if cand == "" || looksLikeURL(cand) {

@@ -98,8 +98,12 @@ func TestExtractPageFallbacks(t *testing.T) {
 
 	// Only a title and a description.
 	a, err = ExtractPage([]byte(`<html><head><title>Short page</title><meta name="description" content="A description. Two."></head><body></body></html>`), "", testNow)
-	if err != nil || a.Title != "Short page" || a.Lead != "A description. Two." || a.URL != "" {
+	if err != nil || a.Title != "Short page" || a.Lead != "A description. Two." || a.URL != "" || a.Source != "" {
 		t.Errorf("%v %+v", err, a)
+	}
+	a, err = ExtractPage([]byte(`<html><head><title>Short page</title></head><body><p>Text here.</p></body></html>`), "https://www.news.example/a", testNow)
+	if err != nil || a.Source != "news.example" || a.URL != "https://www.news.example/a" {
+		t.Errorf("host as source: %v %+v", err, a)
 	}
 	// Nothing at all.
 	if _, err := ExtractPage([]byte(`<html><body></body></html>`), "", testNow); err == nil {

@@ -10,7 +10,7 @@ import (
 
 // ErrBadURL is wrapped by CanonicalURL and ResolveURL for every refused
 // input: not absolute, not http(s), no host, or unparseable.
-var ErrBadURL = errors.New("articles: unusable URL")
+var ErrBadURL = errors.New("unusable URL")
 
 // trackingParams are query keys that identify a campaign or a click, never
 // the page; two links that differ only by them are the same article.

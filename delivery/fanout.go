@@ -58,8 +58,9 @@ type FanoutConfig struct {
 
 	MaxAttempts    int                             // per batch job; 12
 	RetryBackoff   func(attempt int) time.Duration // after failed attempt n; 30s·2^(n-1), at most 30 min, ±10%
-	JobTimeout     time.Duration                   // a batch job's deadline; 10 min
-	RescueAfter    time.Duration                   // a job left running by a dead process is run again after; JobTimeout + 1 min
+	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 1 min
+	JobTimeout     time.Duration                   // a batch job's deadline; SliceTime + 1 min
+	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 30 s
 	RecordChunk    int                             // results per write of delivery records; 50
 	RecordInterval time.Duration                   // and at least this often while results come; 1 s
 	PausePoll      time.Duration                   // how often a paused edition's jobs look again; 30 s
@@ -115,8 +116,11 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	if cfg.RetryBackoff == nil {
 		cfg.RetryBackoff = defaultBackoff
 	}
-	def(&cfg.JobTimeout, 10*time.Minute)
-	def(&cfg.RescueAfter, cfg.JobTimeout+time.Minute)
+	// Time-sliced batches keep every job short whatever the rate cap, so
+	// the rescue of a dead process's jobs can be quick.
+	def(&cfg.SliceTime, time.Minute)
+	def(&cfg.JobTimeout, cfg.SliceTime+time.Minute)
+	def(&cfg.RescueAfter, cfg.JobTimeout+30*time.Second)
 	if cfg.RecordChunk <= 0 {
 		cfg.RecordChunk = 50
 	}

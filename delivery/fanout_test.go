@@ -655,3 +655,44 @@ func TestFanoutNoSubscribers(t *testing.T) {
 		t.Errorf("OnFinished called %d times", calls.Load())
 	}
 }
+
+// Batches are sent in time slices: a slow (rate-capped) batch records what
+// it sent and snoozes for the rest without using an attempt, so even with
+// one attempt allowed every reader gets exactly one message.
+func TestFanoutTimeSlices(t *testing.T) {
+	s := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	pop := populate(t, s, 120)
+	srv := startServer(t, 0)
+	b, _ := newBuilder(t, nil)
+	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 400 })
+	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
+		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 100, Workers: 1}}
+		c.SliceTime = 60 * time.Millisecond
+		c.MaxAttempts = 1
+		c.Logger = testLogger(t)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := createEdition(t, s, "2026-01-14")
+	runFanout(t, fo)
+	if _, err := fo.Start(ctx, ed.ID); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	p, err := fo.Wait(wctx, ed.ID)
+	if err != nil || p.Status != digest.StatusSent {
+		t.Fatalf("Wait: %+v %v", p, err)
+	}
+	got := byTo(srv.Messages())
+	for _, sub := range pop.active {
+		if n := len(got[sub.Address]); n != 1 {
+			t.Errorf("%s got %d messages", sub.Address, n)
+		}
+	}
+	if st := stats(p.Stats); st["email/sent"] != len(pop.active) {
+		t.Errorf("stats %v", st)
+	}
+}

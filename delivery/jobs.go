@@ -91,6 +91,17 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) err
 // errPaused stops a batch between chunks when the edition was paused.
 var errPaused = errors.New("edition paused")
 
+// errNotSent is the Retry of a subscription the sender gave no result for.
+var errNotSent = errors.New("not sent")
+
+// unsent reports a Retry for a message that was not tried at all (the
+// slice ended, the job stopped): even on the last attempt it is not
+// recorded as failed.
+func unsent(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, errNotSent) || errors.Is(err, ErrSenderClosed)
+}
+
 // workBatch sends one batch: it skips what is recorded, sends the rest and
 // records each result as it comes. Retry results are not recorded: the
 // job fails and River runs it again later for those only.
@@ -135,12 +146,21 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 		return nil
 	}
 	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, todo, log)
-	sendErr := f.sendBatch(ctx, snd, ed, todo, rec)
+	sctx, endSlice := context.WithTimeout(ctx, f.cfg.SliceTime)
+	sendErr := f.sendBatch(sctx, snd, ed, todo, rec)
+	sliced := ctx.Err() == nil && (sctx.Err() != nil || rec.deadline)
+	endSlice()
 	if err := rec.finish(ctx); err != nil {
 		return err
 	}
 	if errors.Is(sendErr, errPaused) {
 		return river.JobSnooze(f.cfg.PausePoll)
+	}
+	if sliced && rec.progress() {
+		// The slice is over, not the batch: continue at once, with no
+		// attempt used (a snooze), from what is recorded.
+		log.Debug("batch slice done", slog.Int("sent", rec.counts[Sent]), slog.Int("left", rec.retry))
+		return river.JobSnooze(0)
 	}
 	if rec.retry > 0 {
 		log.Info("batch has messages to retry", slog.Int("retry", rec.retry), slog.Int("sent", rec.counts[Sent]),
@@ -173,6 +193,9 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 		if err := rec.flush(ctx); err != nil {
 			return err
 		}
+		if err := ctx.Err(); err != nil {
+			return err // the slice ended, or the job is stopped
+		}
 		if start+len(part) < len(todo) {
 			cur, err := f.st.GetEdition(ctx, ed.ID)
 			if err != nil {
@@ -201,6 +224,7 @@ type recorder struct {
 	counts    map[Outcome]int
 	retry     int
 	retryErr  error
+	deadline  bool // a message was not tried because the slice was ending
 }
 
 func newRecorder(f *Fanout, editionID int64, attempt int, final bool, todo []subscribers.Subscription, log *slog.Logger) *recorder {
@@ -219,7 +243,10 @@ func (r *recorder) add(ctx context.Context, res Result) {
 	}
 	delete(r.want, res.SubscriptionID)
 	r.counts[res.Outcome]++
-	if res.Outcome == Retry && !r.final {
+	if res.Outcome == Retry && errors.Is(res.Err, context.DeadlineExceeded) {
+		r.deadline = true
+	}
+	if res.Outcome == Retry && (!r.final || unsent(res.Err)) {
 		r.retry++
 		if r.retryErr == nil {
 			r.retryErr = res.Err
@@ -237,11 +264,21 @@ func (r *recorder) add(ctx context.Context, res Result) {
 	}
 }
 
+// progress reports whether any result other than Retry came.
+func (r *recorder) progress() bool {
+	for o, n := range r.counts {
+		if o != Retry && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // finish records what is left; subscriptions the sender gave no result for
 // (it stopped early) count as Retry.
 func (r *recorder) finish(ctx context.Context) error {
 	for id := range r.want {
-		r.add(ctx, Result{SubscriptionID: id, Outcome: Retry, Err: errors.New("not sent")})
+		r.add(ctx, Result{SubscriptionID: id, Outcome: Retry, Err: errNotSent})
 	}
 	return r.flush(ctx)
 }

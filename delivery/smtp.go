@@ -367,6 +367,11 @@ func (w *smtpConn) transact(st stage) stage {
 		}
 		if s.lim != nil {
 			if err := s.lim.Wait(it.ctx); err != nil {
+				// Wait fails early when the deadline would pass first: the
+				// message was not tried, like one whose context ended.
+				if it.ctx.Err() == nil {
+					err = fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+				}
 				it.reply(Retry, err)
 				return stage{}
 			}

@@ -333,3 +333,26 @@ func TestConfirmationThrottle(t *testing.T) {
 		t.Fatalf("after %v: %d mails, want %d", confirmEvery, len(mail.sent), confirmBurst+2)
 	}
 }
+
+// FuzzNormalizeEmail: whatever the input, an accepted address is one bare
+// addr-spec that fits a header line, and normalizing is idempotent.
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"ann@example.com", "Ann <ann@example.com>", "a@b.c\r\nBcc: x", "ü@Bücher.DE", `"a b"@x.com`, "a@[1.2.3.4]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalizeEmail(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidAddress) {
+				t.Fatalf("error %v is not ErrInvalidAddress", err)
+			}
+			return
+		}
+		if len(got) > maxAddressLen || strings.ContainsAny(got, "\r\n<>,; \t\"") || strings.Count(got, "@") != 1 {
+			t.Fatalf("accepted %q as %q", s, got)
+		}
+		if again, err := NormalizeEmail(got); err != nil || again != got {
+			t.Fatalf("not idempotent: %q → %q → %q, %v", s, got, again, err)
+		}
+	})
+}

@@ -1,10 +1,14 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
@@ -47,8 +51,9 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// articleIn is the body of POST /api/v1/articles: either {url, section},
-// and the page is fetched, or a whole article with at least a title.
+// articleIn is the body of POST /api/v1/articles: {url, section}, and
+// the page or feed at url is fetched and imported; or an article given in
+// full (a title or a lead at least), cleaned like a JSON-lines import.
 type articleIn struct {
 	URL         string     `json:"url"`
 	Section     string     `json:"section"`
@@ -59,16 +64,10 @@ type articleIn struct {
 	Source      string     `json:"source"`
 	GUID        string     `json:"guid"`
 	PublishedAt *time.Time `json:"published_at"`
-	Pinned      bool       `json:"pinned"`
-	Hidden      bool       `json:"hidden"`
-	Priority    int        `json:"priority"`
 }
 
-// createArticle is POST /api/v1/articles.
+// createArticle is POST /api/v1/articles; 201 with the stored articles.
 func (s *Server) createArticle(w http.ResponseWriter, r *http.Request) error {
-	if s.articles == nil {
-		return errUnavailable
-	}
 	var in articleIn
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -83,30 +82,64 @@ func (s *Server) createArticle(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var (
-		a   articles.Article
-		err error
+		stored []articles.Article
+		err    error
 	)
 	switch {
-	case in.Title != "":
-		art := articles.Article{
-			URL: in.URL, GUID: in.GUID, Source: in.Source, Title: in.Title, Lead: in.Lead,
-			Byline: in.Byline, ImageURL: in.ImageURL, Section: in.Section,
-			Pinned: in.Pinned, Hidden: in.Hidden, Priority: in.Priority,
-		}
-		if in.PublishedAt != nil {
-			art.PublishedAt = in.PublishedAt.UTC()
-		}
-		a, err = s.articles.ImportArticle(r.Context(), art)
+	case strings.TrimSpace(in.Title) != "" || strings.TrimSpace(in.Lead) != "":
+		stored, err = s.storeArticle(r.Context(), in)
 	case in.URL != "":
-		a, err = s.articles.ImportURL(r.Context(), in.URL, in.Section)
+		if s.importer == nil {
+			return errUnavailable
+		}
+		stored, err = s.importer.Import(r.Context(), in.URL, articles.ImportOptions{Section: in.Section})
+		if err != nil {
+			return &importError{err}
+		}
+		if len(stored) == 0 {
+			return errStatus(http.StatusUnprocessableEntity, "nothing to import at that URL")
+		}
 	default:
 		return errStatus(http.StatusBadRequest, "give a url to fetch, or an article with a title")
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, toArticleJSON(a))
+	writeJSON(w, http.StatusCreated, articleList(stored))
 	return nil
+}
+
+// storeArticle cleans an article given in full through the JSON-lines
+// parser, so it gets exactly the cleaning an import would (markup out of
+// the title, a short lead, a canonical URL).
+func (s *Server) storeArticle(ctx context.Context, in articleIn) ([]articles.Article, error) {
+	line := map[string]string{
+		"url": in.URL, "guid": in.GUID, "title": in.Title, "lead": in.Lead, "byline": in.Byline,
+		"image_url": in.ImageURL, "section": in.Section, "source": in.Source,
+	}
+	if in.PublishedAt != nil {
+		line["published_at"] = in.PublishedAt.UTC().Format(time.RFC3339)
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return nil, err
+	}
+	arts, err := articles.ParseJSONLines(bytes.NewReader(b), s.now())
+	if err != nil {
+		return nil, errStatus(http.StatusBadRequest, "article refused: "+strings.TrimPrefix(err.Error(), "articles: json lines: line 1: "))
+	}
+	stored, _, err := s.store.UpsertArticles(ctx, arts)
+	return stored, err
+}
+
+func articleList(as []articles.Article) any {
+	out := struct {
+		Articles []articleJSON `json:"articles"`
+	}{Articles: make([]articleJSON, 0, len(as))}
+	for _, a := range as {
+		out.Articles = append(out.Articles, toArticleJSON(a))
+	}
+	return out
 }
 
 // listArticles is GET /api/v1/articles?limit=N&before=ID: newest first.
@@ -124,13 +157,7 @@ func (s *Server) listArticles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := struct {
-		Articles []articleJSON `json:"articles"`
-	}{Articles: make([]articleJSON, 0, len(as))}
-	for _, a := range as {
-		out.Articles = append(out.Articles, toArticleJSON(a))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, articleList(as))
 	return nil
 }
 

@@ -50,19 +50,35 @@ func toEditionJSON(e digest.Edition, stats []delivery.Count) editionJSON {
 }
 
 // sendEdition is POST /api/v1/editions: build today's edition if needed
-// and send it now. 202: the fan-out is queued, follow it with GET.
+// and start its delivery, as /sendnow does in Telegram. 202 when this call
+// started it (follow it with GET /api/v1/editions/{id}); 200 with the
+// edition as it is when it was already under way, sent, paused or
+// cancelled; 409 when there is nothing new to send.
 func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
-	if s.editions == nil {
+	if s.editions == nil || s.fanout == nil {
 		return errUnavailable
 	}
-	// A client that hangs up must not abort a build halfway.
+	// A client that hangs up must not abort a build or a start halfway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
 	defer cancel()
-	e, err := s.editions.SendNow(ctx)
+	e, _, err := s.editions.Build(ctx, s.editions.Date(s.now()))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, toEditionJSON(e, nil))
+	status := http.StatusOK
+	if e.Status == digest.StatusBuilt {
+		started, err := s.fanout.Start(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		if started {
+			status = http.StatusAccepted
+		}
+		if e, err = s.store.GetEdition(ctx, e.ID); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, status, toEditionJSON(e, nil))
 	return nil
 }
 

@@ -18,35 +18,44 @@ import (
 	"github.com/digestbot/digestbot/web"
 )
 
-// importer stands in for the articles pipeline: a URL becomes an article
-// titled after it; a whole article is stored as given.
+// importer stands in for articles.Importer: a URL becomes one article
+// titled after it.
 type importer struct{ st *store.Store }
 
-func (i importer) ImportURL(ctx context.Context, u, section string) (articles.Article, error) {
-	if strings.Contains(u, "unreachable") {
-		return articles.Article{}, errors.New("fetch: connection refused")
+func (i importer) Import(ctx context.Context, src string, opts articles.ImportOptions) ([]articles.Article, error) {
+	switch {
+	case strings.Contains(src, "unreachable"):
+		return nil, errors.New("fetch: connection refused")
+	case strings.Contains(src, "missing"):
+		return nil, fmt.Errorf("articles: import: %w", &articles.StatusError{URL: src, Code: 404, Status: "404 Not Found"})
+	case strings.Contains(src, "empty"):
+		return nil, nil
 	}
-	a, _, err := i.st.UpsertArticle(ctx, articles.Article{URL: u, Title: "Fetched " + u, Section: section, Source: "Web"})
-	return a, err
+	stored, _, err := i.st.UpsertArticles(ctx, []articles.Article{{URL: src, Title: "Fetched " + src, Section: opts.Section, Source: "Web"}})
+	return stored, err
 }
 
-func (i importer) ImportArticle(ctx context.Context, a articles.Article) (articles.Article, error) {
-	a, _, err := i.st.UpsertArticle(ctx, a)
-	return a, err
+// builder stands in for digest.Builder: an empty edition per date, or
+// digest.ErrEmpty when told there is nothing new.
+type builder struct {
+	st    *store.Store
+	empty bool
 }
 
-// sender builds an empty edition for a fixed date and marks it sending.
-type sender struct{ st *store.Store }
+func (b *builder) Date(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-func (s sender) SendNow(ctx context.Context) (digest.Edition, error) {
-	e, _, err := s.st.CreateEdition(ctx, digest.Edition{Date: "2026-03-02", Title: "Daily Headlines"})
-	if err != nil {
-		return e, err
+func (b *builder) Build(ctx context.Context, date string) (digest.Edition, bool, error) {
+	if b.empty {
+		return digest.Edition{}, false, fmt.Errorf("digest: build %s: %w", date, digest.ErrEmpty)
 	}
-	if _, err := s.st.TransitionEdition(ctx, e.ID, []string{digest.StatusBuilt}, digest.StatusSending); err != nil {
-		return e, err
-	}
-	return s.st.GetEdition(ctx, e.ID)
+	return b.st.CreateEdition(ctx, digest.Edition{Date: date, Title: "Daily Headlines"})
+}
+
+// fanout stands in for delivery.Fanout: Start marks a built edition sending.
+type fanout struct{ st *store.Store }
+
+func (f fanout) Start(ctx context.Context, id int64) (bool, error) {
+	return f.st.TransitionEdition(ctx, id, []string{digest.StatusBuilt}, digest.StatusSending)
 }
 
 func (e *env) api(method, path, token, body string) response {
@@ -123,7 +132,7 @@ func TestAdminAuth(t *testing.T) {
 
 func TestAdminArticles(t *testing.T) {
 	st := storetest.OpenSQLite(t)
-	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) { d.Articles = importer{st} })
+	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) { d.Importer = importer{st} })
 
 	var a struct {
 		ID       int64  `json:"id"`
@@ -134,16 +143,28 @@ func TestAdminArticles(t *testing.T) {
 		Hidden   bool   `json:"hidden"`
 		Priority int    `json:"priority"`
 	}
-	wantJSON(t, "post url", e.api("POST", "/api/v1/articles", adminToken, `{"url":"https://news.example/story","section":"World"}`), http.StatusCreated, &a)
-	if a.ID == 0 || a.Title != "Fetched https://news.example/story" || a.Section != "World" {
-		t.Fatalf("posted: %+v", a)
+	var posted struct {
+		Articles []struct {
+			ID          int64  `json:"id"`
+			URL         string `json:"url"`
+			Title       string `json:"title"`
+			Lead        string `json:"lead"`
+			Section     string `json:"section"`
+			PublishedAt string `json:"published_at"`
+		} `json:"articles"`
 	}
+	wantJSON(t, "post url", e.api("POST", "/api/v1/articles", adminToken, `{"url":"https://news.example/story","section":"World"}`), http.StatusCreated, &posted)
+	if len(posted.Articles) != 1 || posted.Articles[0].ID == 0 || posted.Articles[0].Title != "Fetched https://news.example/story" || posted.Articles[0].Section != "World" {
+		t.Fatalf("posted: %+v", posted)
+	}
+	// A whole article goes through the JSON-lines cleaning (spaces folded).
 	wantJSON(t, "post article", e.api("POST", "/api/v1/articles", adminToken,
-		`{"url":"https://news.example/two","title":"Two","lead":"Lead.","section":"Sport","published_at":"2026-03-01T10:00:00Z"}`), http.StatusCreated, &a)
-	if a.Title != "Two" || a.Section != "Sport" {
-		t.Fatalf("posted article: %+v", a)
+		`{"url":"https://news.example/two","title":"  Two\n  stories ","lead":"Lead.","section":"Sport","published_at":"2026-03-01T10:00:00Z"}`), http.StatusCreated, &posted)
+	p := posted.Articles[0]
+	if len(posted.Articles) != 1 || p.Title != "Two stories" || p.Section != "Sport" || p.Lead != "Lead." || !strings.HasPrefix(p.PublishedAt, "2026-03-01T10:00:00") {
+		t.Fatalf("posted article: %+v", posted)
 	}
-	second := a.ID
+	second := p.ID
 
 	for body, want := range map[string]string{
 		`{"url":"https://news.example/x","colour":"red"}`:      `unknown field "colour"`,
@@ -158,10 +179,12 @@ func TestAdminArticles(t *testing.T) {
 		wantAPIError(t, "post "+body, e.api("POST", "/api/v1/articles", adminToken, body), http.StatusBadRequest, want)
 	}
 	r := e.api("POST", "/api/v1/articles", adminToken, `{"url":"https://unreachable.example/"}`)
-	wantAPIError(t, "import failure", r, http.StatusInternalServerError, "went wrong")
+	wantAPIError(t, "import failure", r, http.StatusBadGateway, "could not be fetched")
 	if strings.Contains(r.body, "connection refused") {
 		t.Error("internal error details leaked")
 	}
+	wantAPIError(t, "import 404", e.api("POST", "/api/v1/articles", adminToken, `{"url":"https://news.example/missing"}`), http.StatusBadGateway, "answered 404")
+	wantAPIError(t, "nothing found", e.api("POST", "/api/v1/articles", adminToken, `{"url":"https://news.example/empty"}`), http.StatusUnprocessableEntity, "nothing to import")
 	big := `{"title":"` + strings.Repeat("x", 1<<20) + `"}`
 	wantAPIError(t, "oversized", e.api("POST", "/api/v1/articles", adminToken, big), http.StatusRequestEntityTooLarge, "too large")
 
@@ -202,7 +225,8 @@ func TestAdminArticles(t *testing.T) {
 
 func TestAdminEditionsAndStats(t *testing.T) {
 	st := storetest.OpenSQLite(t)
-	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) { d.Editions = sender{st} })
+	b := &builder{st: st}
+	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) { d.Editions, d.Fanout = b, fanout{st} })
 
 	var stats struct {
 		Subscriptions map[string]map[string]int `json:"subscriptions"`
@@ -228,6 +252,11 @@ func TestAdminEditionsAndStats(t *testing.T) {
 	if ed.ID == 0 || ed.Date != "2026-03-02" || ed.Status != digest.StatusSending {
 		t.Fatalf("sent: %+v", ed)
 	}
+	// Again: already under way, nothing started twice.
+	wantJSON(t, "send again", e.api("POST", "/api/v1/editions", adminToken, ""), http.StatusOK, &ed)
+	if ed.Status != digest.StatusSending {
+		t.Fatalf("sent again: %+v", ed)
+	}
 	wantJSON(t, "get edition", e.api("GET", fmt.Sprintf("/api/v1/editions/%d", ed.ID), adminToken, ""), http.StatusOK, &ed)
 	if ed.Items == nil || ed.Deliveries == nil {
 		t.Fatalf("edition JSON has null lists: %+v", ed)
@@ -239,6 +268,10 @@ func TestAdminEditionsAndStats(t *testing.T) {
 	if stats.Subscriptions["email"]["pending"] != 1 || stats.LatestEdition == nil || stats.LatestEdition.ID != ed.ID {
 		t.Fatalf("stats: %+v", stats)
 	}
+
+	b.empty = true
+	e.clock.Add(24 * time.Hour)
+	wantAPIError(t, "nothing new", e.api("POST", "/api/v1/editions", adminToken, ""), http.StatusConflict, "No new articles")
 
 	none := newEnv(t, storetest.OpenSQLite(t))
 	wantAPIError(t, "no sender", none.api("POST", "/api/v1/editions", adminToken, ""), http.StatusNotImplemented, "Not available")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/digest"
@@ -29,6 +30,12 @@ var (
 	errUnavailable = errStatus(http.StatusNotImplemented, "Not available on this server.")
 )
 
+// importError is a failed import of a URL the admin gave.
+type importError struct{ err error }
+
+func (e *importError) Error() string { return "import: " + e.err.Error() }
+func (e *importError) Unwrap() error { return e.err }
+
 // statusOf is the one place where errors become HTTP statuses and the
 // message a client may see. Anything unknown is a 500 whose details stay
 // in the log.
@@ -36,7 +43,21 @@ func statusOf(err error) (int, string) {
 	var he *httpError
 	var mb *http.MaxBytesError
 	var ae *subscribers.AddressError
+	var ie *importError
+	var se *articles.StatusError
 	switch {
+	case errors.As(err, &ie):
+		switch {
+		case errors.As(err, &se):
+			return http.StatusBadGateway, "Could not import that URL: it answered " + strconv.Itoa(se.Code) + "."
+		case errors.Is(err, articles.ErrTooLarge):
+			return http.StatusBadGateway, "Could not import that URL: the document is too large."
+		case errors.Is(err, articles.ErrNotFeed), errors.Is(err, articles.ErrNoTitle), errors.Is(err, articles.ErrBadURL):
+			return http.StatusUnprocessableEntity, "Could not import that URL: no article or feed found there."
+		}
+		return http.StatusBadGateway, "Could not import that URL: it could not be fetched or read."
+	case errors.Is(err, digest.ErrEmpty):
+		return http.StatusConflict, "No new articles since the last edition: nothing to send."
 	case errors.As(err, &he):
 		return he.status, he.msg
 	case errors.As(err, &mb):

@@ -23,6 +23,7 @@ import (
 // Store is what the web package reads directly; *store.Store implements it.
 type Store interface {
 	DB() *sql.DB // for the health check's ping
+	UpsertArticles(ctx context.Context, as []articles.Article) ([]articles.Article, int, error)
 	ListArticles(ctx context.Context, beforeID int64, limit int) ([]articles.Article, error)
 	UpdateArticle(ctx context.Context, id int64, p articles.Patch) (articles.Article, error)
 	CountArticles(ctx context.Context) (int, error)
@@ -46,18 +47,26 @@ type Subscriptions interface {
 	Token(p subscribers.Purpose, id int64) string
 }
 
-// Articles adds articles for the admin API. ImportURL fetches and extracts
-// the page at url; ImportArticle cleans and stores an article given in
-// full. Both dedupe as the store does and return the stored article.
-type Articles interface {
-	ImportURL(ctx context.Context, url, section string) (articles.Article, error)
-	ImportArticle(ctx context.Context, a articles.Article) (articles.Article, error)
+// Importer fetches a URL (an article page or a feed), cleans and stores
+// what it finds; *articles.Importer implements it. The web layer only
+// passes it http(s) URLs: Import also reads local files.
+type Importer interface {
+	Import(ctx context.Context, src string, opts articles.ImportOptions) ([]articles.Article, error)
 }
 
-// Editions builds today's edition if needed and starts its delivery; it
-// returns once the fan-out is queued, not when every message is out.
+// Editions builds editions; *digest.Builder implements it.
 type Editions interface {
-	SendNow(ctx context.Context) (digest.Edition, error)
+	Date(t time.Time) string // the newsletter date of t
+	// Build returns the edition of date, building and storing it when it
+	// does not exist yet; an error wrapping digest.ErrEmpty when nothing is
+	// new and empty editions are skipped.
+	Build(ctx context.Context, date string) (ed digest.Edition, created bool, err error)
+}
+
+// Fanout starts an edition's delivery; *delivery.Fanout implements it.
+// false: the edition was not built (already sending, sent, paused...).
+type Fanout interface {
+	Start(ctx context.Context, editionID int64) (bool, error)
 }
 
 // Config is what the web package needs from the configuration.
@@ -86,13 +95,14 @@ type Config struct {
 	Now func() time.Time // nil: time.Now
 }
 
-// Deps are the services the handlers call. Articles and Editions may be
-// nil: their admin endpoints then answer 501.
+// Deps are the services the handlers call. Importer, Editions and Fanout
+// may be nil: the admin endpoints that need them then answer 501.
 type Deps struct {
 	Store         Store
 	Subscriptions Subscriptions
-	Articles      Articles
+	Importer      Importer
 	Editions      Editions
+	Fanout        Fanout
 }
 
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
@@ -101,8 +111,9 @@ type Server struct {
 	cfg      Config
 	store    Store
 	subs     Subscriptions
-	articles Articles
+	importer Importer
 	editions Editions
+	fanout   Fanout
 
 	log       *slog.Logger
 	now       func() time.Time
@@ -152,7 +163,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, store: d.Store, subs: d.Subscriptions, articles: d.Articles, editions: d.Editions,
+		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, editions: d.Editions, fanout: d.Fanout,
 		log: cfg.Log, now: cfg.Now, pages: p, css: css,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: newLimiter(cfg.RateBurst, cfg.RateEvery, cfg.Now),
