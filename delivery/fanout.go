@@ -60,7 +60,7 @@ type FanoutConfig struct {
 	RetryBackoff   func(attempt int) time.Duration // after failed attempt n; 30s·2^(n-1), at most 30 min, ±10%
 	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 1 min
 	JobTimeout     time.Duration                   // a batch job's deadline; SliceTime + 1 min
-	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 30 s
+	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 90 s
 	RecordChunk    int                             // results per write of delivery records; 50
 	RecordInterval time.Duration                   // and at least this often while results come; 1 s
 	PausePoll      time.Duration                   // how often a paused edition's jobs look again; 30 s
@@ -120,7 +120,9 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	// the rescue of a dead process's jobs can be quick.
 	def(&cfg.SliceTime, time.Minute)
 	def(&cfg.JobTimeout, cfg.SliceTime+time.Minute)
-	def(&cfg.RescueAfter, cfg.JobTimeout+30*time.Second)
+	// After its timeout a job still finishes the messages in flight (SMTP
+	// timeout) and records them (30 s): only then may it be run again.
+	def(&cfg.RescueAfter, cfg.JobTimeout+90*time.Second)
 	if cfg.RecordChunk <= 0 {
 		cfg.RecordChunk = 50
 	}

@@ -696,3 +696,63 @@ func TestFanoutTimeSlices(t *testing.T) {
 		t.Errorf("stats %v", st)
 	}
 }
+
+// Two instances on one database: both call Start, one inserts the jobs;
+// they share the batches; every reader gets one message and the edition
+// is finished (OnFinished) once.
+func TestFanoutTwoInstances(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		pop := populate(t, s, 300)
+		srv := startServer(t, 0)
+		b, _ := newBuilder(t, nil)
+		var finished atomic.Int32
+		var fos []*delivery.Fanout
+		for range 2 {
+			snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
+			fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
+				c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20, Workers: 2}}
+				c.OnFinished = func(context.Context, int64, []delivery.Count) { finished.Add(1) }
+				c.Logger = testLogger(t)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runFanout(t, fo)
+			fos = append(fos, fo)
+		}
+		ed := createEdition(t, s, "2026-01-15")
+		started := make(chan bool, 2)
+		for _, fo := range fos {
+			go func() {
+				ok, err := fo.Start(ctx, ed.ID)
+				if err != nil {
+					t.Error(err)
+				}
+				started <- ok
+			}()
+		}
+		if a, b := <-started, <-started; a == b {
+			t.Fatalf("Start returned %v and %v: want one true", a, b)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		p, err := fos[1].Wait(wctx, ed.ID)
+		if err != nil || p.Status != digest.StatusSent {
+			t.Fatalf("Wait: %+v %v", p, err)
+		}
+		got := byTo(srv.Messages())
+		for _, sub := range pop.active {
+			if n := len(got[sub.Address]); n != 1 {
+				t.Errorf("%s got %d messages", sub.Address, n)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := finished.Load(); n != 1 {
+			t.Errorf("OnFinished called %d times", n)
+		}
+		if n := srv.Sessions(); n <= 2 {
+			t.Errorf("%d SMTP sessions: one instance did all the work", n)
+		}
+	})
+}

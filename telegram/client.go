@@ -115,6 +115,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.PollTimeout <= 0 {
 		cfg.PollTimeout = DefaultPollTimeout
 	}
+	// getUpdates takes whole seconds; 0 would be short polling, a busy loop.
+	cfg.PollTimeout = max(cfg.PollTimeout.Truncate(time.Second), time.Second)
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
@@ -167,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	defer cancel()
 	api, err := tgbotapi.NewBotAPIWithClient(cfg.Token, cfg.APIEndpoint, &redactDoer{ctx: rctx, c: hc, token: cfg.Token})
 	if err != nil {
-		return nil, fmt.Errorf("telegram: getMe: %w", convertErr("getMe", err))
+		return nil, convertErr("getMe", err)
 	}
 	api.Debug = false
 	c.api = api

@@ -64,19 +64,27 @@ func (m Message) params() (tgbotapi.Params, error) {
 // sender of this client) for retry_after and the message is resent, up to
 // a few times; any other refusal is returned as an *APIError (see Classify).
 func (c *Client) SendMessage(ctx context.Context, m Message) (tgbotapi.Message, error) {
-	params, err := m.params()
-	if err != nil {
-		return tgbotapi.Message{}, fmt.Errorf("telegram: sendMessage: %w", err)
-	}
-	res, err := c.limited(ctx, "sendMessage", m.Chat, params)
+	res, err := c.send(ctx, m)
 	if err != nil {
 		return tgbotapi.Message{}, err
 	}
 	var msg tgbotapi.Message
 	if err := json.Unmarshal(res, &msg); err != nil {
-		return tgbotapi.Message{}, fmt.Errorf("telegram: sendMessage: decode result: %w", err)
+		// The message went out: an error here would make a caller send it
+		// again.
+		c.log.WarnContext(ctx, "telegram: sendMessage result not understood", slog.String("error", err.Error()))
 	}
 	return msg, nil
+}
+
+// send is SendMessage without decoding the result (the Sender does not
+// need it).
+func (c *Client) send(ctx context.Context, m Message) (json.RawMessage, error) {
+	params, err := m.params()
+	if err != nil {
+		return nil, fmt.Errorf("telegram: sendMessage: %w", err)
+	}
+	return c.limited(ctx, "sendMessage", m.Chat, params)
 }
 
 // EditMessageText replaces the text and buttons of a message the bot sent

@@ -416,7 +416,7 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 	log := s.log.With(slog.Int64("edition_id", b.ed.ID), slog.Int64("subscription_id", sub.ID))
 	temp, migrations := 0, 0
 	for {
-		_, err := s.c.SendMessage(ctx, Message{Chat: j.chat, Text: j.msgs[j.next], Keyboard: kb, Paid: s.c.paid})
+		_, err := s.c.send(ctx, Message{Chat: j.chat, Text: j.msgs[j.next], Keyboard: kb, Paid: s.c.paid})
 		cls := Classify(err)
 		if cls == ClassCanceled && ctx.Err() == nil {
 			cls = ClassTemporary // the request's own timeout, not the caller's
@@ -539,7 +539,7 @@ func (s *Sender) sendAll(ctx context.Context, chat string, msgs []string, kb *tg
 		if i == len(msgs)-1 {
 			m.Keyboard = kb
 		}
-		if _, err := s.c.SendMessage(ctx, m); err != nil {
+		if _, err := s.c.send(ctx, m); err != nil {
 			if c := Classify(err); c == ClassBadHTML || c == ClassTooLong {
 				s.log.ErrorContext(ctx, "telegram: Telegram refused a rendered message (renderer bug)", slog.String("chat_id", chat), slog.String("error", err.Error()))
 			}

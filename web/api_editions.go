@@ -58,6 +58,8 @@ func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
 	if s.editions == nil || s.fanout == nil {
 		return errUnavailable
 	}
+	// Building may outlast the server's WriteTimeout, sized for pages.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(sendTimeout + 10*time.Second))
 	// A client that hangs up must not abort a build or a start halfway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
 	defer cancel()

@@ -15,6 +15,9 @@ import (
 // streams, so memory stays flat however many there are.
 const exportPage = 1000
 
+// exportTimeout is the write deadline of the CSV export.
+const exportTimeout = 10 * time.Minute
+
 // exportSubscribers is GET /api/v1/subscribers: CSV with the columns
 // id,channel,address,status,sections,source,created_at (sections joined
 // with ";", as `subscribers import` reads them).
@@ -24,6 +27,9 @@ func (s *Server) exportSubscribers(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err // nothing written yet: a JSON error is still possible
 	}
+	// A large list outlasts the server's WriteTimeout, which is sized for
+	// pages; this response alone gets longer.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(exportTimeout))
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="subscribers.csv"`)

@@ -15,6 +15,7 @@ import (
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
+	"github.com/digestbot/digestbot/subscribers"
 	"github.com/digestbot/digestbot/web"
 )
 
@@ -303,7 +304,7 @@ func TestAdminSubscribers(t *testing.T) {
 	e.signup("gone@example.com")
 	e.postWith(e.newClient(), e.mail.last(t, "gone@example.com"), "", "")
 	gone := e.sub("gone@example.com")
-	e.postWith(e.newClient(), "/unsubscribe/"+e.svc.Token('u', gone.ID), "", "")
+	e.postWith(e.newClient(), "/unsubscribe/"+e.svc.Token(subscribers.PurposeUnsubscribe, gone.ID), "", "")
 	wantAPIError(t, "opted out", e.api("POST", "/api/v1/subscribers", adminToken, `{"email":"gone@example.com"}`), http.StatusConflict, "unsubscribed")
 
 	e.signup("=1+2@example.com", "Sport", "World")

@@ -19,6 +19,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +60,7 @@ func main() {
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the fan-out phase to this file")
 		cooldown = flag.Duration("fetch-cooldown", 0, "River FetchCooldown (0: the fan-out's default)")
 		poll     = flag.Duration("fetch-poll", 0, "River FetchPollInterval (0: the fan-out's default)")
+		dkimKind = flag.String("dkim", "", `sign with a fresh "rsa" (2048) or "ed25519" key`)
 	)
 	flag.Parse()
 	if *sink {
@@ -65,13 +70,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*n, *conns, *batch, *workers, *baseline, *keep, *verbose, *profile, *cooldown, *poll); err != nil {
+	if err := run(*n, *conns, *batch, *workers, *baseline, *keep, *verbose, *profile, *cooldown, *poll, *dkimKind); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration) error {
+func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration, dkimKind string) error {
 	ctx := context.Background()
 	sinkProc, err := startSink()
 	if err != nil {
@@ -119,7 +124,27 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 	if err != nil {
 		return err
 	}
+	var signer *delivery.DKIMSigner
+	switch dkimKind {
+	case "":
+	case "rsa", "ed25519":
+		var key crypto.Signer
+		if dkimKind == "rsa" {
+			key, err = rsa.GenerateKey(rand.Reader, 2048)
+		} else {
+			_, key, err = ed25519.GenerateKey(rand.Reader)
+		}
+		if err != nil {
+			return err
+		}
+		if signer, err = delivery.NewDKIMSigner("bench.example", "bench", key); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-dkim %q: want rsa or ed25519", dkimKind)
+	}
 	b, err := delivery.NewBuilder(delivery.BuilderConfig{
+		DKIM: signer,
 		From: "Daily Headlines <news@bench.example>",
 		Render: digest.RenderOptions{
 			Title: "Daily Headlines", BaseURL: "https://news.bench.example",
@@ -192,7 +217,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 			sent += c.N
 		}
 	}
-	fmt.Printf("digestbot fan-out: %d subscribers, %d sent (%s), message %d bytes\n", n, sent, p.Status, len(sample.Data))
+	fmt.Printf("digestbot fan-out: %d subscribers, %d sent (%s), message %d bytes, dkim %q\n", n, sent, p.Status, len(sample.Data), dkimKind)
 	fmt.Printf("  %.0f messages/s  (%v)\n", float64(sent)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	fmt.Printf("  %.1f µs CPU per message (user+sys of this process, fan-out phase)\n", float64(cpu.Microseconds())/float64(max(sent, 1)))
 	fmt.Printf("  peak RSS %.1f MiB (VmHWM, whole run)\n", float64(vmHWM())/1024)
