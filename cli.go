@@ -19,6 +19,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// ready, when set, is told serve's listening address (tests use :0).
+	ready func(addr string)
 }
 
 // Exit codes.

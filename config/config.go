@@ -3,7 +3,10 @@
 // at fault.
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is the whole configuration. Field names follow the TOML keys of
 // SPEC §4; config.example.toml documents each.
@@ -40,6 +43,10 @@ type Database struct {
 type HTTP struct {
 	Listen     string `toml:"listen"`
 	AdminToken string `toml:"admin_token"`
+	// Reverse proxies (CIDR prefixes) whose X-Forwarded-For is believed.
+	TrustedProxyCIDRs []string `toml:"trusted_proxies"`
+
+	TrustedProxies []netip.Prefix `toml:"-"` // TrustedProxyCIDRs, parsed
 }
 
 type Security struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -165,6 +166,20 @@ func (c *Config) validate() error {
 	}
 	if c.HTTP.AdminToken != "" && len(c.HTTP.AdminToken) < 16 {
 		bad("http.admin_token", "must be at least 16 characters")
+	}
+	c.HTTP.TrustedProxies = nil
+	for _, p := range c.HTTP.TrustedProxyCIDRs {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				pfx, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			bad("http.trusted_proxies", "not an address or CIDR prefix: %q", p)
+			continue
+		}
+		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, pfx)
 	}
 	if len(c.Security.Secret) < 16 {
 		bad("security.secret", "must be at least 16 characters: it signs readers' links (or set DIGESTBOT_SECRET)")

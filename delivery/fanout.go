@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -91,6 +92,24 @@ type Fanout struct {
 	log     *slog.Logger
 	now     func() time.Time
 	senders map[subscribers.Channel]ChannelSender
+
+	mu      sync.Mutex
+	changed chan struct{} // closed (and replaced) when an edition finishes here
+}
+
+// finishedSignal returns a channel closed at the next edition finished by
+// this process, so Wait need not poll for it.
+func (f *Fanout) finishedSignal() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+func (f *Fanout) signalFinished() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
 // NewFanout builds the River client over st.RiverDriver(). Jobs are worked
@@ -135,7 +154,8 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	def(&cfg.FetchCooldown, 20*time.Millisecond)
 	def(&cfg.FetchPollInterval, max(250*time.Millisecond, cfg.FetchCooldown))
 
-	f := &Fanout{st: st, log: cfg.Logger, now: cfg.Now, senders: make(map[subscribers.Channel]ChannelSender)}
+	f := &Fanout{st: st, log: cfg.Logger, now: cfg.Now, senders: make(map[subscribers.Channel]ChannelSender),
+		changed: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &batchWorker{f: f})
 	river.AddWorker(workers, &finishWorker{f: f})
@@ -456,6 +476,7 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 		attrs = append(attrs, slog.Int(c.Channel+"_"+c.Status, c.N))
 	}
 	f.log.Info("edition sent", attrs...)
+	f.signalFinished()
 	if f.cfg.OnFinished != nil {
 		f.cfg.OnFinished(ctx, editionID, stats)
 	}
@@ -477,6 +498,7 @@ type Progress struct {
 // 3 when messages are pending. ctx ends the wait early.
 func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 	for {
+		finished := f.finishedSignal()
 		ed, err := f.st.GetEdition(ctx, editionID)
 		if err != nil {
 			return Progress{}, fmt.Errorf("delivery: wait %d: %w", editionID, err)
@@ -515,6 +537,7 @@ func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 		select {
 		case <-ctx.Done():
 			return Progress{}, ctx.Err()
+		case <-finished:
 		case <-time.After(f.cfg.WaitPoll):
 		}
 	}

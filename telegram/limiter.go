@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ type Limiter struct {
 	every      time.Duration // global spacing; 0: no global cap
 	chatEvery  time.Duration
 	groupEvery time.Duration
+
+	stale atomic.Int64 // slots given up because their waiter woke too late
 
 	mu      sync.Mutex
 	next    time.Time // next free global slot
@@ -68,6 +71,11 @@ func (l *Limiter) SetChatIntervals(private, group time.Duration) {
 	l.chatEvery, l.groupEvery = private, group
 	l.mu.Unlock()
 }
+
+// StaleSlots counts slots given up because their waiter woke too late (a
+// stalled process): each is 1/rate of sending time lost rather than sent
+// in a burst.
+func (l *Limiter) StaleSlots() int64 { return l.stale.Load() }
 
 // Interval is the global spacing between two messages (0: none).
 func (l *Limiter) Interval() time.Duration { return l.every }
@@ -187,6 +195,9 @@ func (l *Limiter) waitGlobal(ctx context.Context) error {
 		l.mu.Unlock()
 		if !held && !stale {
 			return nil
+		}
+		if stale {
+			l.stale.Add(1)
 		}
 	}
 }

@@ -185,6 +185,9 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 	}
 	wall := time.Since(start)
 
+	if st := client.Limiter().StaleSlots(); st > 0 {
+		fmt.Fprintf(os.Stderr, "bench %s: %d slots lost to stalls (%.1fs)\n", r.name, st, float64(st)/r.rate)
+	}
 	stats := srv.Stats()
 	res := result{sent: stats.Sent, span: stats.LastSent.Sub(stats.FirstSent), rate: stats.Rate(), peak: srv.MaxInWindow(time.Second),
 		tooMany: stats.TooManyRequests, wall: wall}

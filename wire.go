@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/digestbot/digestbot/bot"
+	"github.com/digestbot/digestbot/config"
+	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/store"
+	"github.com/digestbot/digestbot/subscribers"
+	"github.com/digestbot/digestbot/telegram"
+	"github.com/digestbot/digestbot/web"
+)
+
+// app is every long-lived part of digestbot, built from the config. serve
+// runs all of it; send-now runs the delivery part.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *store.Store
+	builder *digest.Builder
+	subs    *subscribers.Service
+	fanout  *delivery.Fanout
+	mailer  *delivery.Mailer
+	tg      *telegram.Client // nil when Telegram is off
+	bot     *bot.Bot         // nil when Telegram is off
+	web     *web.Server
+
+	closers []func() error
+}
+
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.store.Close)
+	if err := syncFeeds(ctx, cfg, a.store); err != nil {
+		return nil, err
+	}
+	a.builder = newBuilder(cfg, a.store, log)
+	tokens := subscribers.NewTokens(cfg.Security.Secret, nil)
+
+	// Email: one message builder, sent over SMTP or into the outbox folder.
+	var dkim *delivery.DKIMSigner
+	if d := cfg.Email.DKIM; d.Domain != "" {
+		if dkim, err = delivery.LoadDKIM(delivery.DKIMConfig{Domain: d.Domain, Selector: d.Selector, KeyFile: d.KeyFile}); err != nil {
+			return nil, fmt.Errorf("email.dkim: %w", err)
+		}
+	}
+	mb, err := delivery.NewBuilder(delivery.BuilderConfig{
+		From:              cfg.Email.From,
+		UnsubscribeMailto: cfg.Email.UnsubscribeMailto,
+		Render:            renderOptions(cfg),
+		Tokens:            tokens,
+		DKIM:              dkim,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var email interface {
+		delivery.ChannelSender
+		delivery.Transport
+	}
+	if cfg.SMTPEnabled() {
+		s := cfg.Email.SMTP
+		smtp, err := delivery.NewSMTPSender(delivery.SMTPOptions{
+			Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS,
+			Connections: s.Connections, RatePerSecond: s.RatePerSecond,
+		}, mb, log)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, smtp.Close)
+		email = smtp
+		log.Info("email: sending over SMTP", slog.String("host", s.Host), slog.Int("port", s.Port), slog.Int("connections", s.Connections))
+	} else {
+		outbox, err := delivery.NewOutboxSender(cfg.Email.OutboxDir, mb, log)
+		if err != nil {
+			return nil, err
+		}
+		email = outbox
+		log.Info("email: no email.smtp.host, writing messages to the outbox folder", slog.String("dir", outbox.Dir()))
+	}
+	if a.mailer, err = delivery.NewMailer(mb, email); err != nil {
+		return nil, err
+	}
+	a.subs = &subscribers.Service{
+		Store: a.store, Tokens: tokens, Mailer: a.mailer,
+		BaseURL: cfg.Newsletter.BaseURL, Sections: cfg.Newsletter.Sections, Log: log,
+	}
+
+	channels := map[subscribers.Channel]delivery.ChannelConfig{
+		subscribers.Email: {Sender: email, BatchSize: 500, Workers: max(4, cfg.Email.SMTP.Connections/2)},
+	}
+	var tgSender *telegram.Sender
+	if cfg.TelegramEnabled() {
+		t := cfg.Telegram
+		if a.tg, err = telegram.New(ctx, telegram.Config{
+			Token: t.Token, APIEndpoint: t.APIEndpoint, RatePerSecond: t.RatePerSecond,
+			PaidBroadcast: t.PaidBroadcast, Log: log,
+		}); err != nil {
+			return nil, err
+		}
+		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{Render: renderOptions(cfg), Log: log})
+		channels[subscribers.Telegram] = delivery.ChannelConfig{Sender: tgSender, BatchSize: 200, Workers: 4}
+		log.Info("telegram: on", slog.String("bot", a.tg.Username()))
+	} else {
+		log.Info("telegram: off (no telegram.token or DIGESTBOT_TELEGRAM_TOKEN)")
+	}
+
+	if a.fanout, err = delivery.NewFanout(a.store, delivery.FanoutConfig{
+		Channels:   channels,
+		OnFinished: a.editionFinished,
+		Logger:     log,
+	}); err != nil {
+		return nil, err
+	}
+
+	if a.tg != nil {
+		if a.bot, err = bot.New(bot.Config{
+			Title: cfg.Newsletter.Title, Schedule: cfg.Newsletter.Schedule, Location: cfg.Newsletter.Location,
+			Sections: cfg.Newsletter.Sections, Admins: cfg.Telegram.Admins, Channels: cfg.Telegram.Channels,
+			Newsletter: digest.DefaultNewsletter,
+		}, bot.Deps{
+			Telegram: a.tg, Digests: tgSender, Subscriptions: a.subs, Store: a.store,
+			Editions: a.builder, Fanout: a.fanout, Importer: newImporter(cfg, a.store, log),
+			Feeds: bot.FeedProbe{Fetcher: newFetcher(cfg)}, Log: log,
+		}); err != nil {
+			return nil, err
+		}
+	}
+
+	if a.web, err = web.New(web.Config{
+		Title: cfg.Newsletter.Title, BaseURL: cfg.Newsletter.BaseURL, PostalAddress: cfg.Newsletter.PostalAddress,
+		Location: cfg.Newsletter.Location, Sections: cfg.Newsletter.Sections, Newsletter: digest.DefaultNewsletter,
+		Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Log: log,
+	}, web.Deps{
+		Store: a.store, Subscriptions: a.subs, Importer: newImporter(cfg, a.store, log),
+		Editions: a.builder, Fanout: a.fanout,
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// editionFinished runs once per edition, in the process that marked it
+// sent: the admins get the summary and the publisher's channels the edition.
+func (a *app) editionFinished(ctx context.Context, editionID int64, stats []delivery.Count) {
+	a.log.InfoContext(ctx, "edition sent", slog.Int64("edition_id", editionID), slog.Any("stats", stats))
+	if a.bot != nil {
+		a.bot.EditionFinished(ctx, editionID, stats)
+	}
+}
+
+// startEdition hands a built edition to the fan-out (the scheduler's hook).
+func (a *app) startEdition(ctx context.Context, e digest.Edition) {
+	started, err := a.fanout.Start(ctx, e.ID)
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "fan-out: start", slog.Int64("edition_id", e.ID), slog.String("date", e.Date), slog.Any("err", err))
+	case started:
+		a.log.InfoContext(ctx, "fan-out: started", slog.Int64("edition_id", e.ID), slog.String("date", e.Date), slog.Int("items", len(e.Items)))
+	}
+}
+
+func (a *app) Close() error {
+	var errs []error
+	if a.bot != nil {
+		a.bot.Wait()
+	}
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// hostname names this instance in logs.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
