@@ -87,6 +87,10 @@ func run(ctx context.Context, args []string, e env) int {
 		usage(e.stdout)
 		return exitOK
 	case "version", "--version":
+		if len(args) > 1 && (args[1] == "--help" || args[1] == "-h") {
+			fmt.Fprintln(e.stdout, "Usage:\n  digestbot version\n\nprint the version")
+			return exitOK
+		}
 		fmt.Fprintf(e.stdout, "digestbot %s\n", version)
 		return exitOK
 	}

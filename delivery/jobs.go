@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -170,7 +171,8 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 		}
 		return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), rec.retryErr)
 	}
-	log.Debug("batch done", slog.Int("sent", rec.counts[Sent]), slog.Int("failed", len(todo)-rec.counts[Sent]))
+	log.Debug("batch done", slog.Int("sent", rec.counts[Sent]), slog.Int("skipped", rec.counts[Skipped]),
+		slog.Int("failed", rec.counts[Failed]+rec.counts[Bounced]+rec.counts[Blocked]+rec.counts[Retry]))
 	return nil
 }
 
@@ -307,8 +309,8 @@ func (r *recorder) flush(ctx context.Context) error {
 		case Skipped:
 			d.Status = StatusSkipped
 		case Retry:
-			if !r.final {
-				continue
+			if !r.final || unsent(res.Err) {
+				continue // not recorded: tried again (only an address update)
 			}
 			d.Status = StatusFailed
 			d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
@@ -347,6 +349,9 @@ func (r *recorder) flush(ctx context.Context) error {
 	return nil
 }
 
+// errString is err as stored in a delivery record: at most 500 bytes of
+// valid UTF-8 without NUL, which PostgreSQL text refuses (a server's reply
+// may hold anything, and a refused write would send the batch again).
 func errString(err error) string {
 	if err == nil {
 		return ""
@@ -355,5 +360,5 @@ func errString(err error) string {
 	if len(s) > 500 {
 		s = s[:500]
 	}
-	return s
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

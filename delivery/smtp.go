@@ -182,7 +182,6 @@ func (s *SMTPSender) Close() error {
 // smtpItem is one message for a worker.
 type smtpItem struct {
 	ctx  context.Context
-	idx  int
 	tmpl *template // edition message, built per subscriber by the worker
 	sub  subscribers.Subscription
 	raw  []byte // or a finished message (Mailer)
@@ -190,13 +189,10 @@ type smtpItem struct {
 	out  chan<- smtpDone // buffered for every item of its call
 }
 
-type smtpDone struct {
-	idx int
-	res Result
-}
+type smtpDone struct{ res Result }
 
 func (it *smtpItem) reply(o Outcome, err error) {
-	it.out <- smtpDone{it.idx, Result{SubscriptionID: it.sub.ID, Outcome: o, Err: err}}
+	it.out <- smtpDone{Result{SubscriptionID: it.sub.ID, Outcome: o, Err: err}}
 }
 
 // Send delivers ed to subs and returns one Result each (ChannelSender).
@@ -227,8 +223,8 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 	}
 	out := make(chan smtpDone, len(subs))
 	go func() {
-		for i, sub := range subs {
-			it := &smtpItem{ctx: ctx, idx: i, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
+		for _, sub := range subs {
+			it := &smtpItem{ctx: ctx, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
 			s.enqueue(it)
 		}
 	}()

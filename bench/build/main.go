@@ -62,18 +62,17 @@ func main() {
 	}
 }
 
-// end is the last ingestion time of the generated year; the builder's clock
-// stands there.
-var end = time.Date(2026, 6, 30, 6, 0, 0, 0, time.UTC)
-
 func run(ctx context.Context, dbPath string, total, days, outlets, runs int, fill bool) error {
+	// The last ingestion time of the generated year; the builder's clock
+	// stands there.
+	end := time.Date(2026, 6, 30, 6, 0, 0, 0, time.UTC)
 	if _, err := os.Stat(dbPath); fill || errors.Is(err, os.ErrNotExist) {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}
-		if err := fillStore(ctx, dbPath, total, days, outlets); err != nil {
+		if err := fillStore(ctx, dbPath, end, total, days, outlets); err != nil {
 			return fmt.Errorf("fill: %w", err)
 		}
 	}
@@ -180,7 +179,7 @@ func median(ds []time.Duration) time.Duration {
 }
 
 // fillStore writes total articles spread over days of ingestion, in chunks.
-func fillStore(ctx context.Context, dbPath string, total, days, outlets int) error {
+func fillStore(ctx context.Context, dbPath string, end time.Time, total, days, outlets int) error {
 	s, err := store.Open(ctx, store.SQLite, dbPath, nil)
 	if err != nil {
 		return err

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/digestbot/digestbot/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// digestbot runs one command line in process and returns its exit code and
+// output.
+func digestbot(t *testing.T, environ map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, env{
+		stdin:  strings.NewReader(""),
+		stdout: &out,
+		stderr: &errb,
+		getenv: func(k string) string { return environ[k] },
+	})
+	return code, out.String(), errb.String()
+}
+
+// testConfig writes a config for a fresh SQLite database and outbox in a
+// temp dir; extra is appended (TOML).
+func testConfig(t *testing.T, extra string) (path, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	body := `
+[newsletter]
+title = "Daily Headlines"
+base_url = "https://news.example"
+timezone = "America/New_York"
+sections = ["world", "us", "military", "business", "tech"]
+postal_address = "1 Example Plaza, Springfield"
+max_age = "0s"
+[database]
+dsn = "` + filepath.Join(dir, "db.sqlite") + `"
+[http]
+listen = "127.0.0.1:0"
+[security]
+secret = "test-secret-0123456789abcdef"
+[email]
+from = "Daily Headlines <headlines@news.example>"
+outbox_dir = "` + filepath.Join(dir, "outbox") + `"
+` + extra
+	path = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, dir
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, c := range commands() {
+		args := append(strings.Fields(c.name), "--help")
+		code, out, _ := digestbot(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "Usage") {
+			t.Errorf("%v: exit %d, output %q", args, code, out)
+		}
+	}
+	if code, out, _ := digestbot(t, nil, "--help"); code != 0 || !strings.Contains(out, "send-now") {
+		t.Errorf("--help: %d %q", code, out)
+	}
+	if code, out, _ := digestbot(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "digestbot ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, _, errOut := digestbot(t, nil, "frobnicate"); code != exitUsage || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+}
+
+func TestConfigErrorsAreOneLineNamingTheKey(t *testing.T) {
+	cfg, _ := testConfig(t, "[telegram]\nrate_per_second = 100\n")
+	code, _, errOut := digestbot(t, nil, "migrate", "--config", cfg)
+	if code != exitError || !strings.Contains(errOut, "telegram.rate_per_second") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	cfg, _ = testConfig(t, "[newsletter.extra]\nx = 1\n")
+	if code, _, errOut := digestbot(t, nil, "migrate", "--config", cfg); code != exitError || !strings.Contains(errOut, "newsletter.extra") {
+		t.Errorf("unknown key: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestImportPreviewAndSendToOutbox(t *testing.T) {
+	cfg, dir := testConfig(t, "")
+	feeds := []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml"}
+	total := 0
+	for _, f := range feeds {
+		code, out, errOut := digestbot(t, nil, "import", "--config", cfg, filepath.Join("testdata", "feeds", f))
+		if code != 0 {
+			t.Fatalf("import %s: exit %d: %s", f, code, errOut)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if cols := strings.Split(line, "\t"); len(cols) != 3 || cols[1] == "" {
+				t.Errorf("import %s: line %q is not ID<TAB>TITLE<TAB>LEAD", f, line)
+			}
+			total++
+		}
+		if strings.Contains(out, "Sign Up") {
+			t.Errorf("import %s printed a sign-up promo", f)
+		}
+	}
+	if total != 50 {
+		t.Errorf("imported %d articles, want 50", total)
+	}
+	// The article page is the seed item again: same id, same lead.
+	code, out, _ := digestbot(t, nil, "import", "--config", cfg, "testdata/feeds/article-page.html")
+	if code != 0 || !strings.Contains(out, "\tSEOUL — North Korean leader Kim Jong Un called his country’s relations with Russia his top priority") {
+		t.Errorf("article page: exit %d, %q", code, out)
+	}
+	code, _, errOut := digestbot(t, nil, "import", "--config", cfg, "testdata/feeds/malformed.xml")
+	if code == 0 || !strings.Contains(errOut, "line 19") {
+		t.Errorf("malformed feed: exit %d, stderr %q", code, errOut)
+	}
+
+	code, text, errOut := digestbot(t, nil, "preview", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("preview: %d %s", code, errOut)
+	}
+	first := strings.Index(text, "* ")
+	if first < 0 || !strings.HasPrefix(text[first:], "* Kim promises Putin full backing") {
+		t.Errorf("the summit is not the first item:\n%s", text)
+	}
+	if n := strings.Count(text, "Kim promises Putin full backing"); n != 1 {
+		t.Errorf("summit shown %d times", n)
+	}
+	code, tg, _ := digestbot(t, nil, "preview", "--config", cfg, "--format", "telegram")
+	if code != 0 || !strings.Contains(tg, "<b>") {
+		t.Errorf("telegram preview: %d %q", code, tg)
+	}
+	code, html, _ := digestbot(t, nil, "preview", "--config", cfg, "--format", "html")
+	if code != 0 || !strings.Contains(html, "<table") {
+		t.Errorf("html preview: %d", code)
+	}
+	if code, _, _ := digestbot(t, nil, "preview", "--config", cfg, "--format", "pdf"); code != exitUsage {
+		t.Errorf("unknown format: exit %d", code)
+	}
+
+	csv := filepath.Join(dir, "subs.csv")
+	os.WriteFile(csv, []byte("email,sections\nann@example.com,world;tech\nnot-an-address\nbob@example.com\nann@example.com\ncat@example.com,astrology\n"), 0o600)
+	code, out, errOut = digestbot(t, nil, "subscribers", "import", "--config", cfg, csv)
+	if code != 0 || strings.TrimSpace(out) != "imported 2, skipped 3" {
+		t.Errorf("subscribers import: exit %d, %q", code, out)
+	}
+	for _, want := range []string{"line 3:", "line 6:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("bad rows not named: %q lacks %q", errOut, want)
+		}
+	}
+
+	code, out, errOut = digestbot(t, nil, "send-now", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("send-now: exit %d\n%s\n%s", code, out, errOut)
+	}
+	emls, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	if len(emls) != 2 {
+		t.Errorf("outbox holds %d messages, want 2: %v", len(emls), emls)
+	}
+	code, out, _ = digestbot(t, nil, "send-now", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "already sent") {
+		t.Errorf("second send-now: exit %d, %q", code, out)
+	}
+}
