@@ -117,3 +117,36 @@ func TestOutboxOverwrites(t *testing.T) {
 	}
 	checkDigest(t, tokens, data, subs[0])
 }
+
+// Outside strings in headers (the From name, the newsletter title) are
+// encoded, never able to add a header field.
+func TestHeadersFromOutsideStrings(t *testing.T) {
+	ro := renderOptions()
+	ro.Title = "Le Café\r\nBcc: victim@example.org"
+	b, err := delivery.NewBuilder(delivery.BuilderConfig{
+		From: `"Le Café — Nouvelles" <news@example.com>`, Render: ro, Tokens: subscribers.NewTokens(testSecret, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.AppendMessage(nil, testEdition(1, "2026-01-05"), emailSubs(1, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMessage(t, m.Data)
+	if p.Header.Get("Bcc") != "" {
+		t.Fatal("header injected through the title")
+	}
+	from, err := p.Header.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != "Le Café — Nouvelles" || from[0].Address != "news@example.com" {
+		t.Errorf("From %v %v", from, err)
+	}
+	if id := p.Header.Get("List-Id"); !strings.HasSuffix(id, "<daily.example.com>") || strings.ContainsAny(id, "\r\n") {
+		t.Errorf("List-Id %q", id)
+	}
+	for _, bad := range []string{"not an address", "a@b.c\r\nBcc: x@y.z"} {
+		if _, err := delivery.NewBuilder(delivery.BuilderConfig{From: bad, Render: ro, Tokens: subscribers.NewTokens(testSecret, nil)}); err == nil {
+			t.Errorf("From %q accepted", bad)
+		}
+	}
+}

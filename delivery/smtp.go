@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -262,6 +263,9 @@ func (s *SMTPSender) SendMessage(ctx context.Context, rcpt string, msg []byte) e
 	to, err := addrSpec(rcpt)
 	if err != nil {
 		return err
+	}
+	if !bytes.HasSuffix(msg, []byte("\r\n")) {
+		msg = append(msg[:len(msg):len(msg)], '\r', '\n') // "." must start a line
 	}
 	out := make(chan smtpDone, 1)
 	s.enqueue(&smtpItem{ctx: ctx, raw: dotStuff(msg), rcpt: to, out: out})

@@ -65,6 +65,20 @@ func (s *Scheduler) now() time.Time {
 	return s.Builder.now()
 }
 
+func (s *Scheduler) location() *time.Location {
+	if s.Location == nil {
+		return time.UTC
+	}
+	return s.Location
+}
+
+func (s *Scheduler) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
 // Run catches up on today's missed run, then runs the schedule until ctx
 // is done, and waits for a run in progress to finish (it sees ctx cancelled).
 // A failed catch-up is logged, not fatal: the next scheduled run retries.
@@ -74,16 +88,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.runLogged(ctx, "catch_up")
 
-	logger := cronLogger{s.Log}
+	logger := cronLogger{s.log()}
 	c := cron.New(
-		cron.WithLocation(s.Location),
+		cron.WithLocation(s.location()),
 		cron.WithLogger(logger),
 		cron.WithChain(jobWrappers(logger)...),
 	)
 	c.Schedule(s.Schedule, cron.FuncJob(func() { s.runLogged(ctx, "scheduled") }))
 	c.Start()
-	s.Log.InfoContext(ctx, "digest: scheduler started",
-		slog.String("location", s.Location.String()), slog.Time("next_run", s.Schedule.Next(s.now())))
+	s.log().InfoContext(ctx, "digest: scheduler started",
+		slog.String("location", s.location().String()), slog.Time("next_run", s.Schedule.Next(s.now())))
 	<-ctx.Done()
 	<-c.Stop().Done()
 	return nil
@@ -99,13 +113,14 @@ func jobWrappers(l cron.Logger) []cron.JobWrapper {
 
 func (s *Scheduler) runLogged(ctx context.Context, trigger string) {
 	e, created, err := s.RunDue(ctx, s.now())
+	log := s.log()
 	switch {
 	case errors.Is(err, ErrEmpty):
-		s.Log.InfoContext(ctx, "digest: run found nothing new", slog.String("trigger", trigger))
+		log.InfoContext(ctx, "digest: run found nothing new", slog.String("trigger", trigger))
 	case err != nil:
-		s.Log.ErrorContext(ctx, "digest: run failed", slog.String("trigger", trigger), slog.Any("error", err))
+		log.ErrorContext(ctx, "digest: run failed", slog.String("trigger", trigger), slog.Any("error", err))
 	case e.Date != "":
-		s.Log.InfoContext(ctx, "digest: run done", slog.String("trigger", trigger),
+		log.InfoContext(ctx, "digest: run done", slog.String("trigger", trigger),
 			slog.String("date", e.Date), slog.Int64("edition_id", e.ID), slog.Bool("created", created),
 			slog.String("status", e.Status))
 	}
@@ -117,11 +132,11 @@ func (s *Scheduler) runLogged(ctx context.Context, trigger string) {
 // the day's first scheduled time it does nothing and returns a zero Edition.
 // Scheduled runs and the catch-up at start both come here.
 func (s *Scheduler) RunDue(ctx context.Context, now time.Time) (Edition, bool, error) {
-	due, ok := Due(s.Schedule, s.Location, now)
+	due, ok := Due(s.Schedule, s.location(), now)
 	if !ok {
 		return Edition{}, false, nil
 	}
-	date := due.In(s.Location).Format(DateLayout)
+	date := due.In(s.location()).Format(DateLayout)
 	e, created, err := s.Builder.Build(ctx, date)
 	if err != nil {
 		return Edition{}, false, err

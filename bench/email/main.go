@@ -61,6 +61,7 @@ func main() {
 		cooldown = flag.Duration("fetch-cooldown", 0, "River FetchCooldown (0: the fan-out's default)")
 		poll     = flag.Duration("fetch-poll", 0, "River FetchPollInterval (0: the fan-out's default)")
 		dkimKind = flag.String("dkim", "", `sign with a fresh "rsa" (2048) or "ed25519" key`)
+		chunk    = flag.Int("record-chunk", 0, "delivery records per write (0: the fan-out's default)")
 	)
 	flag.Parse()
 	if *sink {
@@ -70,13 +71,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*n, *conns, *batch, *workers, *baseline, *keep, *verbose, *profile, *cooldown, *poll, *dkimKind); err != nil {
+	if err := run(*n, *conns, *batch, *workers, *baseline, *keep, *verbose, *profile, *cooldown, *poll, *dkimKind, *chunk); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration, dkimKind string) error {
+func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration, dkimKind string, recordChunk int) error {
 	ctx := context.Background()
 	sinkProc, err := startSink()
 	if err != nil {
@@ -171,6 +172,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 		Channels: map[subscribers.Channel]delivery.ChannelConfig{
 			subscribers.Email: {Sender: snd, BatchSize: batch, Workers: workers},
 		},
+		RecordChunk:       recordChunk,
 		FetchCooldown:     cooldown,
 		FetchPollInterval: poll,
 		Logger:            log,
