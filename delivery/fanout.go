@@ -59,9 +59,9 @@ type FanoutConfig struct {
 
 	MaxAttempts    int                             // per batch job; 12
 	RetryBackoff   func(attempt int) time.Duration // after failed attempt n; 30s·2^(n-1), at most 30 min, ±10%
-	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 1 min
+	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 20 s
 	JobTimeout     time.Duration                   // a batch job's deadline; SliceTime + 1 min
-	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 90 s
+	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 1 min
 	RecordChunk    int                             // results per write of delivery records; 50
 	RecordInterval time.Duration                   // and at least this often while results come; 1 s
 	PausePoll      time.Duration                   // how often a paused edition's jobs look again; 30 s
@@ -137,11 +137,13 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	}
 	// Time-sliced batches keep every job short whatever the rate cap, so
 	// the rescue of a dead process's jobs can be quick.
-	def(&cfg.SliceTime, time.Minute)
+	// A slice ends with the messages in flight (at most the SMTP timeout,
+	// 30 s) and their records (30 s): JobTimeout only stops a hung job.
+	// After its timeout a job may take as long again before it returns:
+	// only then may River's rescuer give it to another worker.
+	def(&cfg.SliceTime, 20*time.Second)
 	def(&cfg.JobTimeout, cfg.SliceTime+time.Minute)
-	// After its timeout a job still finishes the messages in flight (SMTP
-	// timeout) and records them (30 s): only then may it be run again.
-	def(&cfg.RescueAfter, cfg.JobTimeout+90*time.Second)
+	def(&cfg.RescueAfter, cfg.JobTimeout+time.Minute)
 	if cfg.RecordChunk <= 0 {
 		cfg.RecordChunk = 50
 	}
