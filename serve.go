@@ -147,8 +147,20 @@ func (a *app) sendNow(ctx context.Context, in *invocation) error {
 	defer stop()
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.fanout.Run(workers) }()
-	if _, err := a.fanout.Start(ctx, ed.ID); err != nil {
+	started, err := a.fanout.Start(ctx, ed.ID)
+	if err != nil {
 		return err
+	}
+	if !started && ed.Status != digest.StatusBuilt {
+		// A second send-now after exit 3: run the waiting retries now
+		// rather than at their backoff time.
+		n, err := a.fanout.RetryNow(ctx, ed.ID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(in.stderr, "retrying %d waiting batches of edition %s now\n", n, ed.Date)
+		}
 	}
 	p, err := a.fanout.Wait(ctx, ed.ID)
 	stop()
