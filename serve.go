@@ -17,17 +17,25 @@ import (
 )
 
 func cmdServe(ctx context.Context, in *invocation) error {
+	return withApp(ctx, in, func(a *app) error { return a.serve(ctx, in.ready) })
+}
+
+func cmdSendNow(ctx context.Context, in *invocation) error {
+	return withApp(ctx, in, func(a *app) error { return a.sendNow(ctx, in) })
+}
+
+// withApp loads the config, builds the app, runs fn and closes the app.
+func withApp(ctx context.Context, in *invocation, fn func(*app) error) error {
 	cfg, err := in.load()
 	if err != nil {
 		return err
 	}
-	log := newLogger(in.stderr)
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, newLogger(in.stderr))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return a.serve(ctx, in.ready)
+	return fn(a)
 }
 
 // serve runs every part until ctx is cancelled (SIGINT/SIGTERM) or one part
@@ -105,20 +113,6 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		return nil // a signal: a clean stop
 	}
 	return cause
-}
-
-func cmdSendNow(ctx context.Context, in *invocation) error {
-	cfg, err := in.load()
-	if err != nil {
-		return err
-	}
-	log := newLogger(in.stderr)
-	a, err := newApp(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.sendNow(ctx, in)
 }
 
 // sendNow builds today's edition if needed, delivers it with this process's

@@ -182,7 +182,7 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	rc, err := river.NewClient(st.RiverDriver(), &river.Config{
 		Queues:               queues,
 		Workers:              workers,
-		Logger:               cfg.Logger,
+		Logger:               slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}),
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -574,4 +574,24 @@ func (f *Fanout) progress(ctx context.Context, ed digest.Edition, left []*rivert
 		}
 	}
 	return p, nil
+}
+
+// minLevel passes on only records at or above level: River logs routine
+// producer statistics at info every few seconds, which would drown the
+// operator's log.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }
