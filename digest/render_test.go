@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,7 @@ func TestRenderGolden(t *testing.T) {
 		{"fixture", renderFixtureEdition()},
 		{"hostile", renderHostileEdition()},
 		{"empty", renderEmptyEdition()},
+		{"feeds", feedsEdition(t, fixtureOutlets)},
 	}
 	for _, ed := range editions {
 		for format, got := range renderAll(t, ed.e, renderTestOptions()) {
@@ -599,25 +601,52 @@ func BenchmarkRender(b *testing.B) {
 // feeds, hostile.xml included (articles.ParseFeed, then Rank), and checks
 // the properties every format must keep. No golden file: cleaning and
 // ranking have their own tests and may change the content.
-func TestRenderFeedFixtures(t *testing.T) {
+// feedsEdition parses the fixture feeds (files, named by outlet), clusters
+// and ranks them as the Builder does, at a fixed time.
+func feedsEdition(t *testing.T, feeds map[string]string) Edition {
+	t.Helper()
 	now := time.Date(2023, 9, 14, 0, 0, 0, 0, time.UTC)
+	files := make([]string, 0, len(feeds))
+	for f := range feeds {
+		files = append(files, f)
+	}
+	sort.Strings(files)
 	var all []articles.Article
-	for i, name := range []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml", "hostile.xml"} {
+	for i, name := range files {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", "feeds", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, err := articles.ParseFeed(data, articles.Feed{ID: int64(i + 1), URL: "https://feeds.example/" + name, Section: "us", Weight: 1}, now)
+		as, err := articles.ParseFeed(data, articles.Feed{ID: int64(i + 1), Name: feeds[name], URL: "https://feeds.example/" + name, Section: "us", Weight: 1}, now)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for k := range as {
 			as[k].ID = int64(len(all) + 1)
+			as[k].IngestedAt = now
 			all = append(all, as[k])
 		}
 	}
 	o := renderTestOptions()
-	e := Edition{Date: "2023-09-13", Title: o.Title, Items: Rank(all, RankOptions{Sections: o.Sections, Now: now})}
+	return Edition{Date: "2023-09-13", Title: o.Title, Items: Rank(all, RankOptions{Sections: o.Sections, Now: now})}
+}
+
+// fixtureOutlets are the five outlets of testdata/feeds/README.md.
+var fixtureOutlets = map[string]string{
+	"pacific-stripes.rss.xml":   "Pacific Stripes Daily",
+	"wire-a.rss.xml":            "Wire-A News Service",
+	"globe-news.atom.xml":       "The Globe News",
+	"meridian.feed.json":        "Meridian Business & Tech",
+	"harborview-herald.rss.xml": "Harborview Herald",
+}
+
+func TestRenderFeedFixtures(t *testing.T) {
+	feeds := map[string]string{"hostile.xml": "Hostile Fixture Outlet"}
+	for f, n := range fixtureOutlets {
+		feeds[f] = n
+	}
+	o := renderTestOptions()
+	e := feedsEdition(t, feeds)
 	if len(e.Items) < 30 {
 		t.Fatalf("%d items from the fixtures", len(e.Items))
 	}
