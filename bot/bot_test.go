@@ -61,6 +61,13 @@ type mailer struct {
 	sent []string
 }
 
+func (m *mailer) SendAlreadySubscribed(_ context.Context, to, url string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, "already "+to+" "+url)
+	return nil
+}
+
 func (m *mailer) SendConfirmation(_ context.Context, to, url string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -47,32 +47,66 @@ func NewMailer(b *Builder, t Transport) (*Mailer, error) {
 // SendConfirmation sends the double opt-in mail with confirmURL, the link to
 // the confirmation page.
 func (m *Mailer) SendConfirmation(ctx context.Context, to, confirmURL string) error {
-	u, err := url.Parse(confirmURL)
+	title := m.title()
+	days := strconv.Itoa(int(subscribers.ConfirmTTL / (24 * time.Hour)))
+	return m.sendNotice(ctx, to, notice{
+		subject: "Confirm your subscription to " + title,
+		intro:   "Please confirm your subscription to " + title + ".",
+		action:  "Open this link and press the Confirm button:",
+		button:  "Confirm my subscription",
+		link:    confirmURL,
+		outro:   "The link is valid for " + days + " days. If you did not sign up, ignore this message: without a confirmation you will get nothing from us.",
+	})
+}
+
+// SendAlreadySubscribed answers a signup for an address that is already
+// subscribed: the reader gets the link to their preferences instead of a
+// second confirmation, and the form's answer stays the same for every
+// address (SPEC §6), in what it says and in how long it takes.
+func (m *Mailer) SendAlreadySubscribed(ctx context.Context, to, preferencesURL string) error {
+	title := m.title()
+	return m.sendNotice(ctx, to, notice{
+		subject: "You are already subscribed to " + title,
+		intro:   "Someone, probably you, asked to subscribe this address to " + title + ". It is already subscribed.",
+		action:  "To change your sections or unsubscribe, open your preferences:",
+		button:  "My preferences",
+		link:    preferencesURL,
+		outro:   "If you did not ask, ignore this message: nothing has changed.",
+	})
+}
+
+func (m *Mailer) title() string {
+	if t := m.b.render.Title; t != "" {
+		return t
+	}
+	return "Daily Headlines"
+}
+
+// notice is a short transactional message built around one link.
+type notice struct {
+	subject, intro, action, button, link, outro string
+}
+
+func (m *Mailer) sendNotice(ctx context.Context, to string, n notice) error {
+	u, err := url.Parse(n.link)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("delivery: confirmation link is not an absolute http(s) URL")
+		return fmt.Errorf("delivery: %s: the link is not an absolute http(s) URL", n.subject)
 	}
-	title := m.b.render.Title
-	if title == "" {
-		title = "Daily Headlines"
-	}
-	days := int(subscribers.ConfirmTTL / (24 * time.Hour))
-	text := "Please confirm your subscription to " + title + ".\n\n" +
-		"Open this link and press the Confirm button:\n\n" + confirmURL + "\n\n" +
-		"The link is valid for " + strconv.Itoa(days) + " days. If you did not sign up, ignore this message: " +
-		"without a confirmation you will get nothing from us.\n"
+	title := m.title()
+	text := n.intro + "\n\n" + n.action + "\n\n" + n.link + "\n\n" + n.outro + "\n"
 	h := html.EscapeString
 	body := `<!doctype html><html><head><meta charset="utf-8"><title>` + h(title) + `</title></head>` +
 		`<body style="font-family:sans-serif;line-height:1.5;max-width:36em;margin:2em auto;padding:0 1em">` +
-		`<p>Please confirm your subscription to <strong>` + h(title) + `</strong>.</p>` +
-		`<p><a href="` + h(confirmURL) + `" style="display:inline-block;padding:.6em 1.2em;background:#1a5fb4;color:#fff;text-decoration:none;border-radius:4px">Confirm my subscription</a></p>` +
-		`<p>Or open this link: <a href="` + h(confirmURL) + `">` + h(confirmURL) + `</a></p>` +
-		`<p style="color:#555">The link is valid for ` + strconv.Itoa(days) + ` days. If you did not sign up, ignore this message: without a confirmation you will get nothing from us.</p>`
+		`<p>` + h(n.intro) + `</p>` +
+		`<p><a href="` + h(n.link) + `" style="display:inline-block;padding:.6em 1.2em;background:#1a5fb4;color:#fff;text-decoration:none;border-radius:4px">` + h(n.button) + `</a></p>` +
+		`<p>Or open this link: <a href="` + h(n.link) + `">` + h(n.link) + `</a></p>` +
+		`<p style="color:#555">` + h(n.outro) + `</p>`
 	if pa := m.b.render.PostalAddress; pa != "" {
 		text += "\n" + pa + "\n"
 		body += `<p style="color:#777;font-size:small">` + h(pa) + `</p>`
 	}
 	body += "</body></html>\n"
-	return m.Send(ctx, Mail{To: to, Subject: "Confirm your subscription to " + title, Text: text, HTML: body})
+	return m.Send(ctx, Mail{To: to, Subject: n.subject, Text: text, HTML: body})
 }
 
 // Send builds and sends ml.

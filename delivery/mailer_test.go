@@ -59,6 +59,20 @@ func TestMailerConfirmation(t *testing.T) {
 		if err := m.SendConfirmation(context.Background(), "bad\r\naddress", link); err == nil {
 			t.Error("bad address accepted")
 		}
+		prefs := testBase + "/preferences/AXAAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
+		if err := m.SendAlreadySubscribed(context.Background(), "new.reader@example.org", prefs); err != nil {
+			t.Fatal(err)
+		}
+		if msgs = srv.Messages(); len(msgs) != 2 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if p := parseMessage(t, msgs[1].Data); !strings.Contains(p.Subject, "already subscribed") ||
+			!strings.Contains(p.Text, prefs) || !strings.Contains(p.HTML, prefs) || strings.Contains(p.Text, "/confirm/") {
+			t.Errorf("already-subscribed mail: subject %q, text %q", p.Subject, p.Text)
+		}
+		if err := m.SendAlreadySubscribed(context.Background(), "new.reader@example.org", "javascript:alert(1)"); err == nil {
+			t.Error("a javascript: link was mailed")
+		}
 		srv.OnRcpt = func(string) error { return smtpErr(550, "5.1.1 unknown") }
 		if err := m.SendConfirmation(context.Background(), "gone@example.org", link); err == nil {
 			t.Error("a 550 is no error")

@@ -24,6 +24,9 @@ type Store interface {
 // the confirmation page; the message must say that ignoring it is fine.
 type Mailer interface {
 	SendConfirmation(ctx context.Context, to, confirmURL string) error
+	// SendAlreadySubscribed answers a signup of an active address with its
+	// preferences link, so the form behaves the same for every address.
+	SendAlreadySubscribed(ctx context.Context, to, preferencesURL string) error
 }
 
 // Domain errors of the Service, mapped to pages and replies at the edge.
@@ -141,7 +144,17 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 		switch sub.Status {
 		case Active:
 			// Already confirmed: changing sections needs the preferences
-			// link, or anyone could rewrite anyone's choice.
+			// link, or anyone could rewrite anyone's choice. The owner of
+			// the address gets that link; whoever filled in the form sees
+			// the usual answer, after the usual work (SPEC §6: no telling
+			// known addresses apart, not even by timing).
+			if !s.throttle.allow(addr, now) {
+				return nil
+			}
+			if err := s.Mailer.SendAlreadySubscribed(ctx, addr, s.URL(PurposePreferences, sub.ID)); err != nil {
+				return fmt.Errorf("subscribers: send preferences link to subscription %d: %w", sub.ID, err)
+			}
+			s.log().InfoContext(ctx, "already subscribed: preferences link sent", slog.Int64("subscription_id", sub.ID))
 			return nil
 		case Blocked:
 			// An operator's decision; the form still answers as usual.

@@ -75,8 +75,17 @@ func (m *memStore) SetSubscriptionSections(_ context.Context, id int64, sections
 type sentMail struct{ to, url string }
 
 type fakeMailer struct {
-	sent []sentMail
-	err  error
+	sent    []sentMail
+	notices []sentMail
+	err     error
+}
+
+func (f *fakeMailer) SendAlreadySubscribed(_ context.Context, to, url string) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.notices = append(f.notices, sentMail{to, url})
+	return nil
 }
 
 func (f *fakeMailer) SendConfirmation(_ context.Context, to, url string) error {
@@ -191,13 +200,20 @@ func TestSubscribeEmailLifeCycle(t *testing.T) {
 		t.Fatalf("second confirm: %+v, %v", sub, err)
 	}
 
-	// Active: nothing changes, no mail.
+	// Active: nothing changes; the address gets its preferences link, not
+	// a confirmation.
 	if err := svc.SubscribeEmail(ctx, "Ann@example.com", []string{"Business"}, SourceWeb); err != nil {
 		t.Fatal(err)
 	}
 	if sub, _ = st.GetSubscription(ctx, 1); len(mail.sent) != 2 || sub.Status != Active || sub.Sections != nil {
 		t.Fatalf("signup of an active address changed it: %+v, %d mails", sub, len(mail.sent))
 	}
+	if len(mail.notices) != 1 || !strings.Contains(mail.notices[0].url, "/preferences/") {
+		t.Fatalf("active address: notices %v, want its preferences link", mail.notices)
+	}
+	// That was the third mail to the address: the throttle holds the next
+	// one back until its window has passed.
+	*now = now.Add(time.Hour)
 
 	pref := svc.Tokens.Make(PurposePreferences, 1)
 	if _, err := svc.SetSections(ctx, pref, []string{"Weather"}); !errors.Is(err, ErrUnknownSection) {

@@ -128,6 +128,9 @@ func TestSignupSameAnswer(t *testing.T) {
 	if n := e.mail.count(); n != 3 { // new, new again, other; none for the active one
 		t.Errorf("%d confirmation mails, want 3", n)
 	}
+	if len(e.mail.notices) != 1 || !strings.Contains(e.mail.notices[0].url, "/preferences/") {
+		t.Errorf("the active address got %v, want one preferences link", e.mail.notices)
+	}
 }
 
 func TestSignupBadAddress(t *testing.T) {

@@ -29,8 +29,9 @@ const adminToken = "admin-token-for-tests"
 
 // mailbox is the confirmation Mailer: it keeps the links it was given.
 type mailbox struct {
-	mu   sync.Mutex
-	sent []sentMail
+	mu      sync.Mutex
+	sent    []sentMail
+	notices []sentMail // preferences links for already-active addresses
 }
 
 type sentMail struct{ to, url string }
@@ -39,6 +40,13 @@ func (m *mailbox) SendConfirmation(_ context.Context, to, confirmURL string) err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sent = append(m.sent, sentMail{to, confirmURL})
+	return nil
+}
+
+func (m *mailbox) SendAlreadySubscribed(_ context.Context, to, preferencesURL string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notices = append(m.notices, sentMail{to, preferencesURL})
 	return nil
 }
 
