@@ -30,6 +30,16 @@ func TestExampleLoads(t *testing.T) {
 	if c.TelegramEnabled() || c.SMTPEnabled() {
 		t.Error("example must run with Telegram off and emails to the outbox")
 	}
+	if len(c.Feeds) != 0 {
+		t.Errorf("feeds = %+v", c.Feeds)
+	}
+}
+
+func TestFeedWeightDefaultsToOne(t *testing.T) {
+	c, err := Load(write(t, "[security]\nsecret = \"0123456789abcdef0\"\n[[feeds]]\nurl = \"https://a.example/feed\"\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(c.Feeds) != 1 || c.Feeds[0].Weight != 1 {
 		t.Errorf("feeds = %+v", c.Feeds)
 	}
