@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,8 +32,9 @@ type Limiter struct {
 	stale atomic.Int64 // slots given up because their waiter woke too late
 
 	mu      sync.Mutex
-	next    time.Time // next free global slot
-	hold    time.Time // no sending before this (429)
+	next    time.Time   // next free global slot
+	freed   []time.Time // slots given back by cancelled waiters, ascending
+	hold    time.Time   // no sending before this (429)
 	chats   map[string]*chatSlot
 	sweepAt int
 }
@@ -170,15 +172,18 @@ func (l *Limiter) waitGlobal(ctx context.Context) error {
 			}
 			continue
 		}
-		slot := now
-		if l.next.After(slot) {
-			slot = l.next
-		}
-		l.next = slot.Add(l.every)
+		slot := l.reserve(now)
 		l.mu.Unlock()
 
 		if d := slot.Sub(now); d > 0 {
 			if err := l.sleep(ctx, d); err != nil {
+				// The waiter gave up (a batch's time slice ended, a job
+				// stopped): its slot goes to the next waiter rather than
+				// going unused. Without this, every cancelled batch cost
+				// the whole channel as many slots as it had waiters.
+				l.mu.Lock()
+				l.giveBack(slot)
+				l.mu.Unlock()
 				return err
 			}
 		}
@@ -233,4 +238,34 @@ func (l *Limiter) release(cs *chatSlot) {
 		}
 	}
 	l.sweepAt = max(1024, 2*len(l.chats))
+}
+
+// reserve returns the global slot of a new waiter: the earliest slot a
+// cancelled waiter gave back that is still ahead, or the next free one.
+// Either way slots stay at least every apart. l.mu is held.
+func (l *Limiter) reserve(now time.Time) time.Time {
+	for len(l.freed) > 0 && l.freed[0].Before(now) {
+		l.freed = l.freed[1:] // gone by unused
+	}
+	if len(l.freed) > 0 {
+		slot := l.freed[0]
+		l.freed = l.freed[1:]
+		return slot
+	}
+	slot := l.next
+	if now.After(slot) {
+		slot = now
+	}
+	l.next = slot.Add(l.every)
+	return slot
+}
+
+// giveBack returns an unused future slot for reserve to hand out again.
+// l.mu is held.
+func (l *Limiter) giveBack(slot time.Time) {
+	if l.every == 0 || !slot.After(l.now()) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(l.freed, slot, time.Time.Compare)
+	l.freed = slices.Insert(l.freed, i, slot)
 }

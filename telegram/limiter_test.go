@@ -212,3 +212,29 @@ func TestLimiterStaleSlot(t *testing.T) {
 		}
 	}
 }
+
+// A waiter that gives up hands its slot to the next waiter: cancelled
+// batches must not leave holes in the channel's rate.
+func TestLimiterReusesAbandonedSlots(t *testing.T) {
+	now := time.Date(2026, 1, 1, 7, 0, 0, 0, time.UTC)
+	l := NewLimiter(10, func() time.Time { return now }, nil) // a slot every 100 ms
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a, b, c := l.reserve(now), l.reserve(now), l.reserve(now)
+	if b.Sub(a) != 100*time.Millisecond || c.Sub(b) != 100*time.Millisecond {
+		t.Fatalf("slots %v %v %v", a, b, c)
+	}
+	l.giveBack(b)
+	if d := l.reserve(now); !d.Equal(b) {
+		t.Errorf("new waiter got %v, want the abandoned slot %v", d, b)
+	}
+	if e := l.reserve(now); !e.Equal(c.Add(100 * time.Millisecond)) {
+		t.Errorf("then %v, want the next free slot", e)
+	}
+	// A slot given back that has gone by is not handed out.
+	l.giveBack(c)
+	now = c.Add(time.Millisecond)
+	if f := l.reserve(now); f.Equal(c) {
+		t.Errorf("a past slot was handed out")
+	}
+}

@@ -130,7 +130,12 @@ func (c *Client) limited(ctx context.Context, method, chat string, params tgbota
 		if err := c.limiter.Wait(ctx, chat); err != nil {
 			return nil, fmt.Errorf("telegram: %s: %w", method, err)
 		}
-		res, err := c.Call(ctx, method, params)
+		// Once its slot has come, a request is not cancelled with the
+		// caller: a batch whose time slice ends, or a stopping process,
+		// would otherwise drop requests Telegram may already have
+		// delivered, and the retry would send the reader a second copy.
+		// The request timeout still bounds it.
+		res, err := c.Call(context.WithoutCancel(ctx), method, params)
 		if err == nil {
 			c.sent.Add(1)
 		}
