@@ -89,7 +89,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", r.name, err)
 			os.Exit(1)
 		}
-		pass := res.rate >= r.target && res.tooMany == 0 && res.lost == 0
+		pass := res.rate >= r.target && res.tooMany == 0 && res.lost == 0 && res.dups == 0
 		ok = ok && pass
 		verdict := "PASS"
 		if !pass {
