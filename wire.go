@@ -119,10 +119,17 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *app, e
 		log.Info("telegram: off (no telegram.token or DIGESTBOT_TELEGRAM_TOKEN)")
 	}
 
+	dl := cfg.Delivery
 	if a.fanout, err = delivery.NewFanout(a.store, delivery.FanoutConfig{
-		Channels:   channels,
-		OnFinished: a.editionFinished,
-		Logger:     log,
+		Channels:     channels,
+		OnFinished:   a.editionFinished,
+		RetryBackoff: delivery.Backoff(dl.RetryBackoff.Duration),
+		SliceTime:    dl.SliceTime.Duration,
+		// A job's own deadline sits halfway between its slice and its
+		// rescue: River hands a job to another worker only after that.
+		JobTimeout:  dl.SliceTime.Duration + (dl.RescueAfter.Duration-dl.SliceTime.Duration)/2,
+		RescueAfter: dl.RescueAfter.Duration,
+		Logger:      log,
 	}); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,14 @@ type Config struct {
 	Telegram   Telegram   `toml:"telegram"`
 	Feeds      []Feed     `toml:"feeds"`
 	Ingest     Ingest     `toml:"ingest"`
+	Delivery   Delivery   `toml:"delivery"`
+}
+
+// Delivery tunes the fan-out's retries and crash recovery.
+type Delivery struct {
+	RetryBackoff Duration `toml:"retry_backoff"` // first retry wait; doubles up to 30 min
+	SliceTime    Duration `toml:"slice_time"`    // a batch sends this long, then records and yields
+	RescueAfter  Duration `toml:"rescue_after"`  // a batch of a dead process runs again after this
 }
 
 type Newsletter struct {

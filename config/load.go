@@ -53,6 +53,11 @@ func Default() Config {
 			SMTP:      SMTP{Port: 587, TLS: "starttls", Connections: 8},
 		},
 		Telegram: Telegram{APIEndpoint: DefaultAPIEndpoint, RatePerSecond: 30},
+		Delivery: Delivery{
+			RetryBackoff: Duration{30 * time.Second},
+			SliceTime:    Duration{20 * time.Second},
+			RescueAfter:  Duration{140 * time.Second},
+		},
 		Ingest: Ingest{
 			PollInterval: Duration{10 * time.Minute},
 			FetchTimeout: Duration{20 * time.Second},
@@ -243,6 +248,16 @@ func (c *Config) validate() error {
 		if f.Weight < 0 {
 			bad(key+".weight", "must not be negative")
 		}
+	}
+	dl := c.Delivery
+	if dl.RetryBackoff.Duration <= 0 {
+		bad("delivery.retry_backoff", "must be positive")
+	}
+	if dl.SliceTime.Duration < time.Second {
+		bad("delivery.slice_time", "must be at least 1s")
+	}
+	if dl.RescueAfter.Duration < dl.SliceTime.Duration+5*time.Second {
+		bad("delivery.rescue_after", "must exceed delivery.slice_time by at least 5s: a batch still running when it passes may be sent twice")
 	}
 	if c.Ingest.PollInterval.Duration < time.Minute {
 		bad("ingest.poll_interval", "must be at least 1m")

@@ -133,7 +133,7 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 		cfg.MaxAttempts = 12
 	}
 	if cfg.RetryBackoff == nil {
-		cfg.RetryBackoff = defaultBackoff
+		cfg.RetryBackoff = Backoff(30 * time.Second)
 	}
 	// Time-sliced batches keep every job short whatever the rate cap, so
 	// the rescue of a dead process's jobs can be quick.
@@ -196,10 +196,15 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	return f, nil
 }
 
-func defaultBackoff(attempt int) time.Duration {
-	d := 30 * time.Second << min(max(attempt-1, 0), 6)
-	d = min(d, 30*time.Minute)
-	return d + time.Duration((rand.Float64()-0.5)*0.2*float64(d))
+// Backoff returns the retry schedule of failed batch jobs: base after the
+// first failed attempt, doubling after each, at most 30 minutes, with ±10%
+// jitter so that many batches failing together do not retry together.
+func Backoff(base time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base << min(max(attempt-1, 0), 16)
+		d = min(d, 30*time.Minute)
+		return d + time.Duration((rand.Float64()-0.5)*0.2*float64(d))
+	}
 }
 
 // Run works the fan-out jobs until ctx ends, then stops gracefully: running

@@ -317,10 +317,17 @@ func (b *batch) worker(ctx context.Context) {
 			return
 		}
 		j := heap.Pop(&b.queue).(*sendJob)
-		if b.abortErr != nil || ctx.Err() != nil {
+		// A reader who has part of the digest already gets the rest,
+		// even when the batch's time slice ends or the job is stopped:
+		// a retry would send the first part again.
+		sendCtx := ctx
+		if j.next > 0 {
+			sendCtx = context.WithoutCancel(ctx)
+		}
+		if b.abortErr != nil || sendCtx.Err() != nil {
 			err := b.abortErr
 			if err == nil {
-				err = ctx.Err()
+				err = sendCtx.Err()
 			}
 			b.mu.Unlock()
 			b.finish(j, delivery.Retry, err)
@@ -333,9 +340,9 @@ func (b *batch) worker(ctx context.Context) {
 			// Only an optimisation: the limiter enforces the chat spacing
 			// anyway; sleeping here keeps this worker from holding the
 			// chat's turn while other readers are ready.
-			_ = b.s.c.sleep(ctx, d)
+			_ = b.s.c.sleep(sendCtx, d)
 		}
-		out, err := b.sendMessage(ctx, j)
+		out, err := b.sendMessage(sendCtx, j)
 
 		b.mu.Lock()
 		b.inFlight--

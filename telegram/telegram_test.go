@@ -538,3 +538,40 @@ func TestSendRealRenderer(t *testing.T) {
 		t.Errorf("renderer output refused: %+v", st)
 	}
 }
+
+// A batch cut short (its time slice ends) finishes the readers who have
+// part of the digest, and starts no one new: a retry never sends a reader
+// the first part again.
+func TestSendCutShortFinishesStartedReaders(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	e := newEnv(t, telegramtest.Options{ChatInterval: interval, ChatTolerance: 20 * time.Millisecond, AllChatsKnown: true},
+		telegram.Config{RatePerSecond: 5}) // one message every 200 ms overall
+	e.client.Limiter().SetChatIntervals(interval, 3*interval)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(3)})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	res, err := s.Send(ctx, digest.Edition{ID: 6}, subs(1, 2, 3, 4, 5, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	for i, r := range res {
+		got := len(e.srv.Messages(int64(i + 1)))
+		switch r.Outcome {
+		case delivery.Sent:
+			started++
+			if got != 3 {
+				t.Errorf("reader %d: Sent with %d of 3 messages", i+1, got)
+			}
+		case delivery.Retry:
+			if got != 0 {
+				t.Errorf("reader %d: Retry after %d messages went: the retry would repeat them", i+1, got)
+			}
+		default:
+			t.Errorf("%+v", r)
+		}
+	}
+	if started == 0 || started == len(res) {
+		t.Errorf("%d of %d readers sent: the cut did not fall inside the batch", started, len(res))
+	}
+}
