@@ -227,7 +227,7 @@ func TestE2ETelegram(t *testing.T) {
 	}
 	before := len(tg.AllMessages())
 	tomorrow := writeConfig(t, dir, "tomorrow.toml", e2eConfig{Telegram: tgConf, Timezone: tzLate})
-	srv = startServe(t, tomorrow)
+	startServe(t, tomorrow) // stopped when the test ends
 	tg.PushMessage(stranger, stranger, "/start")
 	tgChat(t, tg, stranger, 2)
 	if all := tg.AllMessages(); len(all) != before+1 {
