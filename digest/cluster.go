@@ -19,11 +19,16 @@ import (
 //   - Words: lower-cased; possessives ('s) dropped; thousands separators
 //     joined (2,900 → 2900); dotted acronyms joined (U.S. → usa); English and
 //     headline stop words removed ("says", "amid", "new"); light stemming
-//     (plural, -ed, -ing, final e: "floods", "flooded", "flooding" meet); a
-//     capitalized place name and its adjective share a stem (Russia and
-//     Russian → russ, Libya and Libyan → liby).
+//     (plural, -ed, -ing, -ion, final e: "floods", "flooded", "flooding"
+//     meet, and "erupts" meets "eruption"); a capitalized place name and its
+//     adjective share a stem (Russia and Russian → russ, Iceland and
+//     Icelandic, and through a table of irregular forms Peru and Peruvian,
+//     Portugal and Portuguese); and a short lexicon joins the event words
+//     outlets vary for style (quake, earthquake, tremor, temblor).
 //   - Weights: a word weighs its field weight (a title word counts titleWeight
-//     times a lead word: the headline is what outlets agree on) times its
+//     times a lead word: the headline is what outlets agree on; a number
+//     counts numberWeight times a word: "7.1", "1.2 million" survive any
+//     rewording) times its
 //     inverse document frequency in the window. The window is the corpus, so
 //     a name only two articles share ("UAW", "Derna") outweighs "president"
 //     or "Wednesday", whatever dominates that day's news.
@@ -43,18 +48,26 @@ import (
 //     Court opens first trials…" and "Israel’s full Supreme Court hears
 //     challenge…" share many words and no subject.
 //
-// Measured on testdata/feeds (50 articles, answer key in its README): with
-// the defaults, 38 clusters and no error, and the fixture stays exact for a
-// link threshold anywhere in about [0.175, 0.22] and a merge threshold in
-// [0.02, 0.17] (TestClusterFixtureMargins). Closest calls: the weakest story
-// (UAW) links at 0.29; the nearest different-story pair without a subject
-// conflict (two UK economy reports) scores 0.16, the missile launch 0.17
-// with its closest summit report and 0.14 on average with the summit
-// cluster; the subject conflict removes pairs at 0.19 (Sevastopol strike /
-// missile launch), 0.17 (Brazil / Israel courts) and 0.16 (Seoul / Tokyo
-// ministers). With summaries instead of full-content leads (shorter: the
-// UAW pair then shares only "UAW", "strike" and "Thursday") the UAW pair
-// stays apart and nothing else changes.
+// Measured on testdata/feeds (50 articles, answer key in its README) and on
+// two sets written independently of it, testdata/cluster_set2.json (52
+// articles, 9 multi-outlet stories worded differently on purpose, 13 near
+// misses: same company, court, storm, central bank or country, different
+// event) and cluster_set3.json (29 articles, held out: never used to choose
+// a parameter). The first defaults (title ×2, link 0.2, merge 0.15) had been
+// fitted to the feeds alone: exact there, but pair F1 0.54 on set 2 and 0.14
+// on set 3. The defaults now are the point of a grid (title weight, number
+// weight, both thresholds) with the best set-2 pair F1 among those that keep
+// the feeds exact and merge no near miss: feeds exact (38 clusters, and
+// still exact for link 0.15–0.17 × merge 0.04–0.12,
+// TestClusterFixtureMargins); set 2 precision 0.95, recall 0.53, F1 0.68;
+// set 3 precision 1, recall 0.23, F1 0.38; no near-miss merge anywhere.
+// What stays apart is beyond word overlap: paraphrases that share one word
+// ("Fed holds rates steady…" / "Central bank keeps key interest rate
+// unchanged…") score below near misses that share a name and a topic (the
+// North Korean missile launch and the summit reports, two UK economy
+// reports, a carmaker's recall and its new model), so lowering the
+// thresholds buys recall only with false merges. The method prefers a
+// story shown twice to two stories shown as one.
 //
 // Cost. Pairs are only scored when they share a term that is rare in the
 // window (an inverted index over terms with document frequency ≤
@@ -69,14 +82,16 @@ import (
 // blocked candidate set is both precise and fast enough.
 type clusterParams struct {
 	titleWeight    float64 // title words relative to lead words
+	numberWeight   float64 // numbers relative to other words
 	linkThreshold  float64 // a pair this similar may start or join a story
 	mergeThreshold float64 // mean cross-pair similarity needed to merge groups
 }
 
 var defaultClusterParams = clusterParams{
-	titleWeight:    2,
-	linkThreshold:  0.2,
-	mergeThreshold: 0.15,
+	titleWeight:    1.5,
+	numberWeight:   1.5,
+	linkThreshold:  0.16,
+	mergeThreshold: 0.08,
 }
 
 // Cluster groups articles that report the same story, from their titles and
@@ -282,7 +297,7 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 		if !found {
 			lx := lexeme{word: string(w), plain: -1, capital: -1}
 			if !isStopWord(lx.word) {
-				lx.plain, lx.capital = termOf(stem(lx.word)), unknown
+				lx.plain, lx.capital = termOf(canonical(stem(lx.word))), unknown
 			}
 			lexemes = append(lexemes, lx)
 		}
@@ -383,6 +398,9 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 			w := idf[t]
 			if inTitle[lo+i] {
 				w *= p.titleWeight
+			}
+			if number[t] {
+				w *= p.numberWeight
 			}
 			v.weights[i] = w
 			norm += w * w
@@ -584,6 +602,13 @@ func candidatePairs(ds []doc, threshold float64) []edge {
 // japan, Israel and Israeli → israel. Names are always capitalized, so the
 // mapping is applied consistently; other capitalized words go to stem.
 func demonym(w string) string {
+	if c, ok := irregularDemonyms[w]; ok {
+		return c
+	}
+	return regularDemonym(w)
+}
+
+func regularDemonym(w string) string {
 	if !isASCII(w) || len(w) < 5 || isDigits(w) {
 		return stem(w)
 	}
@@ -601,6 +626,8 @@ func demonym(w string) string {
 		w = w[:n-1]
 	case n >= 6 && strings.HasSuffix(w, "i"):
 		w = w[:n-1]
+	case n >= 7 && strings.HasSuffix(w, "ic"):
+		w = w[:n-2] // Icelandic → iceland, Islamic → islam
 	default:
 		return stem(w)
 	}
@@ -609,6 +636,96 @@ func demonym(w string) string {
 	}
 	return w
 }
+
+// irregularDemonyms maps adjectives and demonyms that the suffix rules of
+// regularDemonym cannot bring back to their place (Peruvian, Portuguese,
+// French, Dutch) onto the place's own reading. Read-only.
+var irregularDemonyms = func() map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(`afghanistan afghan
+argentina argentine argentinian
+bangladesh bangladeshi
+belgium belgian
+britain british briton
+chile chilean
+china chinese
+congo congolese
+czechia czech
+denmark danish dane
+egypt egyptian
+england english
+finland finnish finn
+france french
+germany german
+ghana ghanaian
+greece greek
+hungary hungarian
+iraq iraqi
+ireland irish
+kuwait kuwaiti
+lebanon lebanese
+malta maltese
+mexico mexican
+morocco moroccan
+nepal nepali
+netherlands dutch
+norway norwegian
+pakistan pakistani
+peru peruvian
+philippines filipino philippine
+poland polish pole
+portugal portuguese
+scotland scottish scot
+senegal senegalese
+slovakia slovak
+spain spanish spaniard
+sudan sudanese
+sweden swedish swede
+switzerland swiss
+taiwan taiwanese
+thailand thai
+turkey turkish turk
+venezuela venezuelan
+vietnam vietnamese
+wales welsh
+yemen yemeni`, "\n") {
+		forms := strings.Fields(line)
+		place := regularDemonym(forms[0])
+		for _, f := range forms {
+			m[f] = place
+		}
+	}
+	return m
+}()
+
+// canonical maps a stem onto the stem that stands for its synonyms in news
+// copy: outlets that report one event pick different words for its kind
+// ("quake", "earthquake", "tremor") more often than different names.
+func canonical(st string) string {
+	if c, ok := synonyms[st]; ok {
+		return c
+	}
+	return st
+}
+
+// synonyms is a small lexicon of the event words that headline writers
+// vary for style; the first word of each group is the canonical stem. It
+// holds only words that name a kind of event or thing and rarely mean
+// anything else. Read-only.
+var synonyms = func() map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(`quake earthquake tremor temblor
+plane jet aircraft airplane airliner
+hack hacker breach cyberattack
+car vehicl automaker carmaker
+stock shar`, "\n") {
+		forms := strings.Fields(line)
+		for _, f := range forms {
+			m[stem(f)] = stem(forms[0])
+		}
+	}
+	return m
+}()
 
 // isGenericName reports capitalized words that are titles and institutions
 // every country has ("President", "Supreme Court", "North"): a headline
@@ -802,6 +919,9 @@ func stem(w string) string {
 		return w[:n-3] + "y"
 	case n > 5 && strings.HasSuffix(w, "ing"):
 		w = undouble(w[:n-3])
+	case n > 6 && strings.HasSuffix(w, "ion") && !strings.HasSuffix(w, "llion"):
+		// eruption → erupt, election → elect (as erupted, elected)
+		return w[:n-3]
 	case n > 4 && strings.HasSuffix(w, "ied"):
 		return w[:n-3] + "y"
 	case n > 4 && strings.HasSuffix(w, "ed") && !strings.HasSuffix(w, "eed"):
