@@ -64,6 +64,7 @@ func NewCleaner() *Cleaner {
 type para struct {
 	text    string
 	caption bool
+	noLead  bool // body text that never leads: table cells
 }
 
 // Paragraphs returns the cleaned body paragraphs of an HTML fragment:
@@ -146,6 +147,7 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 	var (
 		cur      strings.Builder
 		caption  int // depth inside figcaption/caption elements
+		table    int // depth inside tables: data, never a lead
 		skip     int // depth inside skipped elements, 0 = reading
 		skipTag  []atom.Atom
 		capStack []bool
@@ -154,7 +156,7 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 		t := NormalizeText(cur.String())
 		cur.Reset()
 		if t != "" {
-			out = append(out, para{text: t, caption: caption > 0})
+			out = append(out, para{text: t, caption: caption > 0, noLead: table > 0})
 		}
 	}
 	for {
@@ -213,6 +215,9 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 					flush()
 					caption++
 				}
+				if a == atom.Table {
+					table++
+				}
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
@@ -230,6 +235,9 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 			}
 			if isBlock(a) {
 				flush()
+			}
+			if a == atom.Table && table > 0 {
+				table--
 			}
 			if n := len(capStack); n > 0 {
 				if capStack[n-1] {
@@ -403,24 +411,91 @@ func isNormalASCII(s string) bool {
 	return true
 }
 
-// creditRe matches a trailing parenthesized photo credit.
-var creditRe = regexp.MustCompile(`^\([^()]{1,200}\)$`)
+// creditRe matches a trailing parenthesized (or bracketed) photo credit.
+var creditRe = regexp.MustCompile(`^(?:\([^()]{1,200}\)|\[[^\[\]]{1,200}\])$`)
+
+// creditLineRe matches a photo credit written out rather than in
+// parentheses, as outlets do: "Photo: Jane Doe/Reuters", "Credit: …",
+// "— Getty Images", "Jane Doe/AFP via Getty Images", "| AP".
+var creditLineRe = regexp.MustCompile(`(?i)^(?:` +
+	`(?:[—–|/-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?|illustration|video|source)\b\s*(?::|by\b|\|)|` +
+	`[—–|-]\s*\S|` +
+	`[^.!?]{0,80}/\s*[^.!?/]{1,60}$|` +
+	`[^.!?]{0,80}\b(?:getty images|reuters|associated press|ap photo|afp|epa|shutterstock|istock|alamy|pool|via)\b[^.!?]{0,40}$` +
+	`)`)
 
 // agencyCreditRe recognises a paragraph that ends with a photo credit even
-// when the caption is not repeated elsewhere.
+// when the caption is not repeated elsewhere: "(AP Photo/Jane Doe)".
 var agencyCreditRe = regexp.MustCompile(`(?i)\((?:[^()]*\b(?:photo|photos|photograph|getty|pool|reuters|ap|afp|epa|courtesy|credit|images?|file)\b[^()]*)\)$`)
+
+// creditEndRe recognises a credit written out after a caption's last
+// sentence: "… 2023. Photo: Jane Doe/Reuters", "… Monday. Credit: …",
+// "… Monday. — Getty Images", "… Monday. Jane Doe/AFP via Getty Images",
+// "… Monday. [Reuters]", "… Monday. | Jane Doe".
+var creditEndRe = regexp.MustCompile(`(?i)[.!?”"’)]\s+(?:` +
+	`(?:[—–|-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?)\s*(?::|by\b)\s*[^.!?]{1,100}|` +
+	`[—–|]\s*[^.!?]{1,60}|` +
+	`\[[^\[\].!?]{1,60}\]|` +
+	`[^.!?/]{1,60}/[^.!?/]{1,60}` +
+	`)$`)
+
+// datelineRe matches the dateline that opens a wire story: "WASHINGTON (AP)
+// —", "LONDON, Sept 13 (Reuters) -", "SEOUL —", "ADANA, Turkey (AP) —",
+// then the story's first word, capitalized ("NATO — which …" is no dateline).
+var datelineRe = regexp.MustCompile(`^\p{Lu}[\p{Lu}\p{M} .'’-]{1,40}(?:,[\p{L}\p{M} .'’]{1,40}){0,2}(?:,?\s*\d{1,2})?\s*(?:\([^()]{1,40}\))?\s*(?:—|–|--?)\s+[\p{Lu}\p{N}"“‘']`)
+
+// isCreditTail reports whether rest, what a paragraph adds to a repeated
+// caption, is a photo credit and not more story: a parenthesized credit, a
+// credit line, or a few words with no sentence in them.
+func isCreditTail(rest string) bool {
+	rest = strings.TrimSpace(rest)
+	if rest == "" || utf8.RuneCountInString(rest) > 150 {
+		return false
+	}
+	if creditRe.MatchString(rest) || creditLineRe.MatchString(rest) {
+		return true
+	}
+	return !endsSentence(rest) && len(strings.Fields(rest)) <= 10
+}
+
+// endsSentence reports whether text ends like a sentence (closing quotes
+// and brackets aside): a heading, a caption without a period, a button or
+// a table cell does not.
+func endsSentence(text string) bool {
+	t := strings.TrimRightFunc(text, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(`"'”’»)]`, r)
+	})
+	r, _ := utf8.DecodeLastRuneInString(t)
+	return isTerminator(r) || r == '.'
+}
+
+// isTerminator: runes that end a sentence. CJK full stops need no space
+// after them.
+func isTerminator(r rune) bool {
+	switch r {
+	case '.', '!', '?', '…', '。', '！', '？', '｡', '؟', '۔', '।', '॥':
+		return true
+	}
+	return false
+}
 
 // captionScan bounds the caption search: captions sit with their photo at
 // the top of a story, and the pairwise prefix check is quadratic.
 const captionScan = 64
 
+// datelineScan is how far down a story its dateline is looked for.
+const datelineScan = 6
+
 // cleanBody turns raw paragraphs into the story's body. Photo captions go:
 // a paragraph marked up as a caption, a paragraph that a later one repeats
-// with a parenthesized credit added ("… 2023." then "… 2023. (Name,
-// Agency)"), or a leading paragraph ending in an agency credit. A paragraph
-// repeated exactly is kept once but flagged (para.caption), so it is never
-// a lead candidate: it is a caption or a pull quote, not the story's top.
-// Promos go wherever they are, and more loosely at the end.
+// with a credit added ("… 2023." then "… 2023. (Name, Agency)" or "… 2023.
+// Photo: Name/Agency"), or a leading paragraph ending in a credit. A
+// paragraph repeated exactly is kept once but flagged (para.caption), so it
+// is never a lead candidate: it is a caption or a pull quote, not the
+// story's top. When one of the first paragraphs opens with a wire dateline
+// ("WASHINGTON (AP) —"), what stands before it (a caption, a kicker, a
+// byline) never leads either. Promos go wherever they are, and more loosely
+// at the end.
 func cleanBody(ps []para) []para {
 	n := len(ps)
 	if n == 0 {
@@ -430,6 +505,7 @@ func cleanBody(ps []para) []para {
 	noLead := make([]bool, n)
 	for i := range ps {
 		drop[i] = ps[i].caption
+		noLead[i] = ps[i].noLead
 	}
 	seen := make(map[string]int, n)
 	for i, p := range ps {
@@ -441,20 +517,41 @@ func cleanBody(ps []para) []para {
 	}
 	scan := min(n, captionScan)
 	for i := 0; i < scan; i++ {
+		if utf8.RuneCountInString(ps[i].text) < 20 {
+			continue // "Yes." opening a longer quote is no caption
+		}
 		for j := 0; j < scan; j++ {
 			if i == j || len(ps[j].text) <= len(ps[i].text) {
 				continue
 			}
 			if rest, ok := strings.CutPrefix(ps[j].text, ps[i].text); ok {
-				if creditRe.MatchString(strings.TrimSpace(rest)) {
+				if isCreditTail(rest) {
 					drop[i], drop[j] = true, true
 				}
 			}
 		}
 	}
 	for i := 0; i < n && i < 3; i++ {
-		if t := ps[i].text; len(t) < 600 && strings.HasSuffix(t, ")") && agencyCreditRe.MatchString(t) {
+		t := ps[i].text
+		if len(t) >= 600 {
+			continue
+		}
+		// A written-out credit is looser: only a paragraph with more
+		// story after it goes.
+		if agencyCreditRe.MatchString(t) || i+1 < n && creditEndRe.MatchString(t) {
 			drop[i] = true
+		}
+	}
+	// Only short paragraphs can stand before the dateline; a long one is
+	// the story's own top, whatever the next paragraph starts with.
+	if !datelineRe.MatchString(ps[0].text) {
+		for i := 1; i < n && i < datelineScan && len(ps[i-1].text) < 400; i++ {
+			if !drop[i] && datelineRe.MatchString(ps[i].text) {
+				for j := 0; j < i; j++ {
+					noLead[j] = true
+				}
+				break
+			}
 		}
 	}
 	body := make([]para, 0, n)
@@ -479,28 +576,46 @@ func texts(ps []para) []string {
 	return out
 }
 
-// leadOf builds the lead from the paragraphs that may lead.
+// leadOf builds the lead from the paragraphs that may lead. A paragraph
+// that does not end like a sentence (a heading, a caption without its
+// period, a "Related: …" line, a table cell) is not lead material: it would
+// run into the next sentence with no stop between them. Only when no
+// paragraph ends like a sentence (a one-line description) is the text taken
+// as it is.
 func leadOf(ps []para) string {
 	cands := make([]string, 0, min(len(ps), 8))
+	var loose []string
 	for _, p := range ps {
-		if !p.caption {
-			cands = append(cands, p.text)
-			if len(cands) == 8 { // three sentences never need more
-				break
-			}
+		if p.caption {
+			continue
 		}
+		if !endsSentence(p.text) {
+			if len(cands) == 0 && len(loose) < 8 {
+				loose = append(loose, p.text)
+			}
+			continue
+		}
+		cands = append(cands, p.text)
+		if len(cands) == 8 { // three sentences never need more
+			break
+		}
+	}
+	if len(cands) == 0 {
+		return LeadOf(loose)
 	}
 	return LeadOf(cands)
 }
 
 // promoRe matches newsletter and subscription calls to action wherever
 // they stand; promoTailRe and newsletterRe add patterns that only count at
-// the end of a story (attribution lines of syndicated feeds, social
-// buttons, a sentence about the newsletter).
+// the end of a story (attribution lines of syndicated feeds, copyright
+// lines, social buttons, a sentence about the newsletter). A call to action
+// speaks to the reader: "Sign up for our newsletter", "Subscribe today",
+// or a button's few words ("Sign Up Now"); "Sign-up for the draft opened
+// Monday." is news and stays (see isPromo).
 var (
 	promoRe = regexp.MustCompile(`(?i)^(?:` +
-		`sign[ -]?up\b|` +
-		`subscribe\b|` +
+		`(?:sign[ -]?up|subscribe|register)\b.{0,80}\b(?:newsletters?|e-?mails?|inbox|alerts?|briefings?|headlines|updates|digest|our|your|free|today|now|here|to (?:receive|get))\b|` +
 		`(?:get|receive|want) (?:our|the|a|more)\b.{0,80}\b(?:newsletter|inbox|e-?mail|headlines|briefing)|` +
 		`(?:join|try) (?:our|the)\b.{0,40}\bnewsletter|` +
 		`(?:click|tap) here\b|` +
@@ -509,23 +624,31 @@ var (
 		`already a (?:subscriber|member)\b|` +
 		`advertisement$|` +
 		`sponsored(?: content)?$|` +
-		`related(?: coverage| stories| articles)?:?$` +
+		`(?:related|see also|also read|read also|read more|more on this(?: story)?|recommended)(?: coverage| stories| articles| content| reading)?\s*(?::.{0,200})?$` +
 		`)`)
-	promoTailRe = regexp.MustCompile(`(?i)^(?:` +
+	// promoButtonRe: a call to action of a few words with no sentence in it.
+	promoButtonRe = regexp.MustCompile(`(?i)^(?:sign[ -]?up|subscribe|register)\b[^.]{0,60}$`)
+	promoTailRe   = regexp.MustCompile(`(?i)^(?:` +
 		`read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b|` +
 		`the post .{1,300} appeared first on .{1,200}$|` +
 		`this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b|` +
-		`this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b` +
+		`this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b|` +
+		`(?:©|\(c\)|copyright\b).{0,200}$|` +
+		`all rights reserved\b|` +
+		`(?:share|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|telegram|copy link|comments?|tweet)[.:!]?$` +
 		`)`)
 	newsletterRe = regexp.MustCompile(`(?i)\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b`)
+	// attributionRe: reporting, not a promo ("Click here, the senator
+	// said, …").
+	attributionRe = regexp.MustCompile(`(?i)\b(?:said|says|told|according to|reported)\b`)
 )
 
 // promoStarts and tailStarts are the first letters of the alternatives of
 // promoRe and promoTailRe, lower case: a cheap filter before the regexps,
 // which would otherwise run on every paragraph of every item.
 var (
-	promoStarts = []string{"sign", "subscr", "get ", "receiv", "want ", "join ", "try ", "click", "tap ", "don", "never", "already", "advert", "sponsor", "related"}
-	tailStarts  = []string{"read more", "continue", "follow", "like us", "download", "support", "become", "share", "more from", "the post", "this "}
+	promoStarts = []string{"sign", "subscr", "regist", "get ", "receiv", "want ", "join ", "try ", "click", "tap ", "don", "never", "already", "advert", "sponsor", "related", "see also", "also read", "read", "more on", "recommended"}
+	tailStarts  = []string{"read more", "continue", "follow", "like us", "download", "support", "become", "share", "more from", "the post", "this ", "©", "(c)", "copyright", "all rights", "email", "e-mail", "print", "facebook", "twitter", "x", "linkedin", "whatsapp", "reddit", "pinterest", "telegram", "copy link", "comment", "tweet"}
 )
 
 func hasPrefixFold(s string, prefixes []string) bool {
@@ -541,8 +664,13 @@ func isPromo(text string, tail bool) bool {
 	if len(text) > 400 {
 		return false // a promo is a line or two; a long paragraph is the story
 	}
-	if hasPrefixFold(text, promoStarts) && promoRe.MatchString(text) {
-		return true
+	if hasPrefixFold(text, promoStarts) && !attributionRe.MatchString(text) {
+		if promoRe.MatchString(text) {
+			return true
+		}
+		if len(strings.Fields(text)) <= 8 && !strings.HasSuffix(text, ".") && promoButtonRe.MatchString(text) {
+			return true
+		}
 	}
 	if !tail {
 		return false
@@ -574,12 +702,18 @@ func LeadOf(body []string) string {
 				runes, count = n, 1
 				continue
 			}
-			if runes+1+n > MaxLead || count >= maxLeadSentences {
+			sep := 1
+			if joinsTight(b.String()) {
+				sep = 0 // 。 ends a sentence with no space after it
+			}
+			if runes+sep+n > MaxLead || count >= maxLeadSentences {
 				return b.String()
 			}
-			b.WriteByte(' ')
+			if sep == 1 {
+				b.WriteByte(' ')
+			}
 			b.WriteString(s)
-			runes += 1 + n
+			runes += sep + n
 			count++
 		}
 		if count >= maxLeadSentences {
@@ -651,20 +785,28 @@ func splitSentences(p string) []string {
 	for i := 0; i < len(rs); {
 		r, size := utf8.DecodeRuneInString(rs[i:])
 		i += size
-		if r != '.' && r != '!' && r != '?' && r != '…' {
+		if !isTerminator(r) {
 			continue
 		}
 		end := i
 		// closing punctuation stays with the sentence
 		for end < len(rs) {
 			c, sz := utf8.DecodeRuneInString(rs[end:])
-			if !strings.ContainsRune(`"'”’)]»`+"\u00bb", c) && c != '.' && c != '!' && c != '?' {
+			if !strings.ContainsRune(`"'”’)]»」』）`, c) && !isTerminator(c) {
 				break
 			}
 			end += sz
 		}
 		if end >= len(rs) {
 			break
+		}
+		if fullWidthStop(r) {
+			// Chinese and Japanese put no space after a full stop.
+			if s := strings.TrimSpace(rs[start:end]); s != "" {
+				out = append(out, s)
+			}
+			start, i = end, end
+			continue
 		}
 		if rs[end] != ' ' {
 			i = end
@@ -675,7 +817,7 @@ func splitSentences(p string) []string {
 			i = end
 			continue
 		}
-		if r == '.' && isAbbrevBefore(rs[:i-size]) {
+		if r == '.' && isAbbrevBefore(rs[:i-size]) && !abbrevEndsSentence(rs[:i-size], rs[end+1:]) {
 			i = end
 			continue
 		}
@@ -689,6 +831,54 @@ func splitSentences(p string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// joinsTight reports a sentence that ends with a full-width stop (closing
+// brackets aside): the next one follows with no space, as in the source.
+func joinsTight(s string) bool {
+	s = strings.TrimRightFunc(s, func(r rune) bool { return strings.ContainsRune(`"'”’)]»」』）`, r) })
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return fullWidthStop(r)
+}
+
+func fullWidthStop(r rune) bool {
+	return r == '。' || r == '！' || r == '？' || r == '｡'
+}
+
+// sentenceStarters are words that open a sentence and do not follow a
+// title or a name's abbreviation: after "U.S." or "p.m." they show that
+// the abbreviation's period also ends the sentence ("… in the U.S. The
+// rest …"), while "U.S. Army" or "Gen. The" (never) stay whole.
+var sentenceStarters = map[string]bool{
+	"The": true, "A": true, "An": true, "He": true, "She": true, "It": true, "They": true,
+	"We": true, "I": true, "You": true, "But": true, "And": true, "This": true, "That": true,
+	"These": true, "Those": true, "There": true, "His": true, "Her": true, "Its": true,
+	"Their": true, "Our": true, "If": true, "When": true, "While": true, "After": true,
+	"Before": true, "Since": true, "So": true, "Yet": true, "Still": true, "However": true,
+	"Meanwhile": true, "Officials": true, "Police": true, "In": true, "On": true, "As": true,
+}
+
+// endingAbbrevs are abbreviations that often end a sentence; titles
+// ("Mr.", "Gen.") and months never do.
+var endingAbbrevs = map[string]bool{
+	"inc": true, "corp": true, "co": true, "ltd": true, "llc": true, "bros": true,
+	"jr": true, "sr": true, "etc": true,
+}
+
+// abbrevEndsSentence reports whether the abbreviation ending before (its
+// period removed) also ends the sentence, because after is a new one: a
+// dotted acronym or a company suffix followed by a sentence starter.
+func abbrevEndsSentence(before, after string) bool {
+	w := after
+	if i := strings.IndexFunc(after, func(r rune) bool { return !unicode.IsLetter(r) }); i >= 0 {
+		w = after[:i]
+	}
+	if !sentenceStarters[w] {
+		return false
+	}
+	i := strings.LastIndexFunc(before, unicode.IsSpace)
+	word := strings.ToLower(before[i+1:])
+	return strings.Contains(word, ".") || endingAbbrevs[word]
 }
 
 // isAbbrevBefore reports whether the word ending text (the period already

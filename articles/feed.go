@@ -97,6 +97,8 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 	fail := func(err error) (FeedResult, error) {
 		return FeedResult{}, &feedParseError{feed: name, err: err}
 	}
+	// A byte order mark is no content; JSON decoders refuse it.
+	data = bytes.TrimPrefix(bytes.TrimLeft(data, " \t\r\n"), utf8BOM)
 
 	// The strict check runs beside gofeed's parse: it doubles the XML work
 	// but not the wall time when a second core is free.
@@ -140,10 +142,7 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 	if source == "" {
 		source = res.Title
 	}
-	base := f.URL
-	if _, err := CanonicalURL(base); err != nil {
-		base = gf.Link
-	}
+	base := feedBase(f.URL, gf.Link)
 
 	var (
 		rssItems  []*gfrss.Item
@@ -216,6 +215,23 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 		res.Articles = append(res.Articles, a)
 	}
 	return res, nil
+}
+
+// feedBase is what relative item links resolve against (xml:base, when
+// the feed has it, gofeed has already applied): the site's own address, the
+// feed's <link> (resolved against the feed URL), as feed readers do, since
+// the feed document often lives elsewhere (a feed host, /feeds/rss.xml);
+// else the feed URL.
+func feedBase(feedURL, siteLink string) string {
+	if strings.TrimSpace(siteLink) != "" {
+		if u, err := ResolveURL(feedURL, siteLink); err == nil {
+			return u
+		}
+	}
+	if _, err := CanonicalURL(feedURL); err == nil {
+		return feedURL
+	}
+	return ""
 }
 
 // builtItem is one item's article, or why it has none.

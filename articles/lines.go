@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// utf8BOM is the byte order mark some editors and exporters put first.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // maxLineBytes bounds one JSON line (an article with its full content).
 const maxLineBytes = 16 << 20
 
@@ -65,6 +68,9 @@ func ParseJSONLines(r io.Reader, now time.Time) ([]Article, error) {
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("articles: json lines: line %d: %w", n, err)
+		}
+		if n == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM)
 		}
 		if t := bytes.TrimSpace(line); len(t) > 0 {
 			a, perr := c.jsonLineArticle(t, now)

@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrBadURL is wrapped by CanonicalURL and ResolveURL for every refused
@@ -29,9 +32,13 @@ func isTrackingParam(key string) bool {
 }
 
 // CanonicalURL turns an absolute http(s) link into the form digestbot uses
-// as an article's identity: lower-case scheme and host, no default port, no
-// user info, no fragment, no tracking parameters (utm_*, fbclid, gclid, …),
-// and "/" for an empty path. Anything else is refused with ErrBadURL:
+// as an article's identity: lower-case scheme and host (an internationalized
+// host as its xn-- A-label, no trailing dot), no default port, no user
+// info, no fragment, no tracking parameters (utm_*, fbclid, gclid, …, in any
+// case), no empty "?", one spelling of percent-escapes (unreserved
+// characters decoded, the rest upper-case hex), and "/" for an empty path.
+// The scheme, a trailing slash and the rest of the path are kept as given:
+// http and https, or /a and /a/, may be different pages. Anything else is refused with ErrBadURL:
 // relative and protocol-relative links (use ResolveURL with a base),
 // javascript:, data:, vbscript:, mailto: and every other scheme.
 //
@@ -114,8 +121,21 @@ func canonicalize(u *url.URL) (string, error) {
 
 	host := strings.ToLower(c.Hostname())
 	port := c.Port()
-	if host == "" || strings.ContainsAny(host, " \t\r\n%/\\@") {
+	if host == "" || strings.ContainsAny(host, " \t\r\n%/\\@[]") {
 		return "", fmt.Errorf("%w: bad host %q", ErrBadURL, truncateForError(host))
+	}
+	// An internationalized host has one identity, its A-label: "bücher.example"
+	// and "xn--bcher-kva.example" are the same site.
+	if !isASCII(host) {
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil || a == "" {
+			return "", fmt.Errorf("%w: bad host %q", ErrBadURL, truncateForError(host))
+		}
+		host = a
+	}
+	// "example.com." is example.com.
+	if h := strings.TrimRight(host, "."); h != "" && !strings.Contains(h, ":") {
+		host = h
 	}
 	if (c.Scheme == "http" && port == "80") || (c.Scheme == "https" && port == "443") {
 		port = ""
@@ -136,6 +156,14 @@ func canonicalize(u *url.URL) (string, error) {
 		c.Host = host
 	}
 
+	// Percent-encoding has one spelling: unreserved characters decoded
+	// ("%7E" is "~"), the rest in upper-case hex ("%c3%a9" is "%C3%A9").
+	if ep := c.EscapedPath(); strings.IndexByte(ep, '%') >= 0 {
+		np := normalizePercent(ep)
+		if p, err := url.PathUnescape(np); err == nil {
+			c.Path, c.RawPath = p, np
+		}
+	}
 	c.RawQuery = cleanQuery(c.RawQuery)
 	c.ForceQuery = false
 	if c.Path == "" && c.RawPath == "" {
@@ -179,9 +207,66 @@ func cleanQuery(q string) string {
 		if isTrackingParam(key) {
 			continue
 		}
-		kept = append(kept, p)
+		kept = append(kept, normalizePercent(p))
 	}
 	return escapeQuery(strings.Join(kept, "&"))
+}
+
+// normalizePercent decodes percent-escapes of unreserved characters
+// (RFC 3986 §6.2.2.2) and writes the others in upper-case hex; a "%" that
+// starts no escape is left alone.
+func normalizePercent(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		v := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(v) {
+			b.WriteByte(v)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[v>>4])
+			b.WriteByte(hex[v&15])
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // escapeQuery percent-encodes what url.Parse lets through in a query but a
