@@ -59,6 +59,7 @@ type e2eConfig struct {
 	SMTPPort    int    // 0: no SMTP, messages go to the outbox
 	Connections int    // email.smtp.connections; 4 when 0
 	Telegram    string // the [telegram] table's body, or empty (off)
+	Delivery    string // more [delivery] keys
 }
 
 // writeConfig writes dir/name: a SQLite database and outbox in dir, shared
@@ -94,13 +95,11 @@ secret = "e2e-secret-0123456789abcdef"
 [email]
 from = %q
 outbox_dir = %q
-# Short retry and crash-recovery waits, so the tests see them happen.
+# A short retry wait, so the tests see retries happen.
 [delivery]
 retry_backoff = "1s"
-slice_time = "2s"
-rescue_after = "10s"
-`, e2eBaseURL, c.Timezone, e2eSchedule, c.MaxItems, e2ePostal, filepath.Join(dir, "db.sqlite"),
-		e2eAdminToken, e2eFrom, filepath.Join(dir, "outbox"))
+%s`, e2eBaseURL, c.Timezone, e2eSchedule, c.MaxItems, e2ePostal, filepath.Join(dir, "db.sqlite"),
+		e2eAdminToken, e2eFrom, filepath.Join(dir, "outbox"), c.Delivery)
 	if c.SMTPPort != 0 {
 		fmt.Fprintf(&b, "[email.smtp]\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"\nconnections = %d\n", c.SMTPPort, c.Connections)
 	}

@@ -31,7 +31,10 @@ func TestE2EKill9SendNow(t *testing.T) {
 	go func() { built <- buildBinary(bin) }()
 
 	sink := startSink(t, false)
-	cfg := writeConfig(t, dir, "config.toml", e2eConfig{SMTPPort: sink.Port, Connections: connections, MaxItems: 5})
+	// Short slices and the shortest rescue config allows, so that the
+	// second run takes over the killed run's batches within a minute.
+	cfg := writeConfig(t, dir, "config.toml", e2eConfig{SMTPPort: sink.Port, Connections: connections, MaxItems: 5,
+		Delivery: "slice_time = \"2s\"\nrescue_after = \"22s\"\n"})
 	var csv strings.Builder
 	csv.WriteString("email\n")
 	for i := range subscribers {
@@ -86,7 +89,7 @@ func TestE2EKill9SendNow(t *testing.T) {
 
 	// The second run, to completion. Jobs the killed process left
 	// "running" are only given to another worker after River's rescue
-	// (delivery.rescue_after, 10s here, checked on River's 30 s rescue
+	// (delivery.rescue_after, 22s here, checked on River's 30 s rescue
 	// round), which send-now waits for.
 	start := time.Now()
 	var out string
@@ -104,6 +107,9 @@ func TestE2EKill9SendNow(t *testing.T) {
 		if code != exitPending || try == 3 {
 			t.Fatalf("send-now after the kill: %v (exit %d)\n%s", err, code, out)
 		}
+	}
+	if strings.Contains(out, "held by a stopped process") {
+		t.Logf("the second run said why it waited: %s", regexp.MustCompile(`waiting for [^\n]*`).FindString(out))
 	}
 	if !regexp.MustCompile(`(?m)^\s+email\s+sent\s+` + fmt.Sprint(subscribers) + `$`).MatchString(out) {
 		t.Errorf("send-now does not report %d sent:\n%s", subscribers, out)

@@ -156,7 +156,12 @@ func (a *app) sendNow(ctx context.Context, in *invocation) error {
 			fmt.Fprintf(in.stderr, "retrying %d waiting batches of edition %s now\n", n, ed.Date)
 		}
 	}
-	p, err := a.fanout.Wait(ctx, ed.ID)
+	p, err := a.fanout.WaitNotify(ctx, ed.ID, func(p delivery.Progress) {
+		if p.Held > 0 {
+			fmt.Fprintf(in.stderr, "waiting for %d batches held by a stopped process; they are taken over around %s (delivery.rescue_after)\n",
+				p.Held, p.HeldUntil.Local().Format(time.TimeOnly))
+		}
+	})
 	stop()
 	if rerr := <-runErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
 		err = rerr

@@ -85,6 +85,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 	test("[telegram]\nrate_per_second = 100\n", "telegram.rate_per_second")
 	test("[[feeds]]\nurl = \"ftp://x/feed\"\n", "feeds[0].url")
 	test("[email.smtp]\nusername = \"u\"\n", "email.smtp.password")
+	test("[delivery]\nslice_time = \"20s\"\nrescue_after = \"30s\"\n", "delivery.rescue_after")
+	test("[delivery]\nretry_backoff = \"0s\"\n", "delivery.retry_backoff")
 
 	if _, err := Load(write(t, ""), noEnv); err == nil || !strings.Contains(err.Error(), "security.secret") {
 		t.Errorf("missing secret: %v", err)

@@ -256,8 +256,12 @@ func (c *Config) validate() error {
 	if dl.SliceTime.Duration < time.Second {
 		bad("delivery.slice_time", "must be at least 1s")
 	}
-	if dl.RescueAfter.Duration < dl.SliceTime.Duration+5*time.Second {
-		bad("delivery.rescue_after", "must exceed delivery.slice_time by at least 5s: a batch still running when it passes may be sent twice")
+	// A batch runs at most until its deadline, halfway between slice_time
+	// and rescue_after (see main's wiring), then writes its last records:
+	// 10 s at least are left for that before another process may take the
+	// batch over.
+	if dl.RescueAfter.Duration < dl.SliceTime.Duration+20*time.Second {
+		bad("delivery.rescue_after", "must exceed delivery.slice_time by at least 20s: a batch still running when it passes may be sent twice")
 	}
 	if c.Ingest.PollInterval.Duration < time.Minute {
 		bad("ingest.poll_interval", "must be at least 1m")

@@ -141,9 +141,31 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	// 30 s) and their records (30 s): JobTimeout only stops a hung job.
 	// After its timeout a job may take as long again before it returns:
 	// only then may River's rescuer give it to another worker.
+	//
+	// Exactly once rests on one invariant: an attempt of a batch ends (its
+	// results recorded, Work returned) before RescueAfter has passed since
+	// it began. River's rescuer gives a job still marked running to another
+	// worker after RescueAfter without knowing whether its process lives;
+	// a rescued attempt that is in fact still running would send what it
+	// has not recorded yet a second time, and its end would overwrite the
+	// state of the new attempt. River runs a job nowhere else otherwise:
+	// JobRetry leaves a running job alone and a snooze or a retry takes
+	// effect only when Work has returned. An attempt sends for SliceTime,
+	// then finishes the messages in flight: SMTP writes no new message
+	// after the slice, and cuts a transaction still on the wire at
+	// JobTimeout (that message may be repeated, like any in flight at a
+	// crash); the context of other senders ends at JobTimeout. Then comes
+	// the last record write, a few milliseconds on a healthy database
+	// (recordTimeout at most). So RescueAfter - JobTimeout is the room for
+	// that write: main puts JobTimeout halfway between SliceTime and
+	// RescueAfter.
 	def(&cfg.SliceTime, 20*time.Second)
 	def(&cfg.JobTimeout, cfg.SliceTime+time.Minute)
 	def(&cfg.RescueAfter, cfg.JobTimeout+time.Minute)
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("delivery: RescueAfter %v must exceed JobTimeout %v, or a running batch may be sent twice",
+			cfg.RescueAfter, cfg.JobTimeout)
+	}
 	if cfg.RecordChunk <= 0 {
 		cfg.RecordChunk = 50
 	}
@@ -384,8 +406,30 @@ func (f *Fanout) Resume(ctx context.Context, editionID int64) (bool, error) {
 	if _, err := f.RetryNow(ctx, editionID); err != nil {
 		return true, err
 	}
+	// A job that saw the pause may still be marked running while River
+	// writes its snooze (or the batch running at the pause ends): RetryNow
+	// leaves running jobs alone, so look again for a short while, or they
+	// would wait for PausePoll.
+	for deadline := time.Now().Add(resumeSettle); time.Now().Before(deadline); {
+		running, err := f.jobs(ctx, editionID, []rivertype.JobState{rivertype.JobStateRunning}, 0)
+		if err != nil || len(running) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := f.RetryNow(ctx, editionID); err != nil {
+			return true, err
+		}
+	}
 	return true, nil
 }
+
+// resumeSettle is how long Resume keeps waking the jobs that were running
+// when it was called.
+const resumeSettle = 2 * time.Second
 
 // RetryNow makes the edition's batches that wait for a retry (or a
 // snooze) due now and returns how many: `send-now` run again after exit 3
@@ -465,6 +509,9 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 	if len(left) > 0 {
 		return false, nil
 	}
+	if err := f.recordAbandoned(ctx, editionID); err != nil {
+		return false, err
+	}
 	ok, err := f.st.TransitionEdition(ctx, editionID, []string{digest.StatusSending}, digest.StatusSent)
 	if err != nil {
 		return false, err
@@ -490,6 +537,53 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 	return true, nil
 }
 
+// recordAbandoned records as failed the active subscriptions without a
+// record in the ranges of batch jobs that River gave up on: discarded (a
+// last attempt that did not end normally: a panic, a database error, a
+// process killed during it and rescued) or cancelled. Without it they
+// would be neither sent nor counted. It runs only when no batch of the
+// edition has work left, so no job sends to these subscriptions any more.
+func (f *Fanout) recordAbandoned(ctx context.Context, editionID int64) error {
+	jobs, err := f.jobs(ctx, editionID, []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}, 0)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		var a batchArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+			return fmt.Errorf("job %d args: %w", j.ID, err)
+		}
+		subs, err := f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+		if err != nil {
+			return err
+		}
+		rec, err := f.st.RecordedDeliveries(ctx, editionID, a.FirstID, a.LastID)
+		if err != nil {
+			return err
+		}
+		why := fmt.Sprintf("batch job %s after %d attempts", j.State, j.Attempt)
+		if n := len(j.Errors); n > 0 {
+			why += ": " + j.Errors[n-1].Error
+		}
+		var ds []Delivery
+		for _, sub := range subs {
+			if _, ok := rec[sub.ID]; !ok {
+				ds = append(ds, Delivery{EditionID: editionID, SubscriptionID: sub.ID, Status: StatusFailed,
+					Attempts: j.Attempt, LastError: errString(errors.New(why))})
+			}
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		f.log.Warn("batch abandoned: its messages are recorded as failed", slog.Int64("edition_id", editionID),
+			slog.Int64("job_id", j.ID), slog.Int("failed", len(ds)), slog.String("error", why))
+		if err := f.st.RecordDeliveries(ctx, ds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Progress is where an edition's delivery stands when Wait returns.
 type Progress struct {
 	Status  string  // the edition's status: sent, sending (retries pending), paused, cancelled
@@ -497,6 +591,13 @@ type Progress struct {
 	Pending int     // messages not delivered yet (waiting for a retry, or paused)
 	// NextRetry is when the earliest waiting batch runs again (zero: none).
 	NextRetry time.Time
+	// Held is the number of batches marked running by another process
+	// past their deadline (JobTimeout): most likely a process that was
+	// stopped hard (kill -9). Wait waits for them: River gives them to a
+	// live worker after RescueAfter, about HeldUntil (River's rescuer
+	// looks every 30 s, and the batch then waits for its retry backoff).
+	Held      int
+	HeldUntil time.Time
 }
 
 // Wait returns when the edition is sent (or cancelled), or when what is
@@ -504,6 +605,14 @@ type Progress struct {
 // it is paused. This is `digestbot send-now`: exit 0 when Pending is 0,
 // 3 when messages are pending. ctx ends the wait early.
 func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
+	return f.WaitNotify(ctx, editionID, nil)
+}
+
+// WaitNotify is Wait that calls notify (when not nil) each time the batches
+// held by a stopped process change (Progress.Held, HeldUntil; Stats and
+// Pending are not filled in), so that send-now can say why it waits.
+func (f *Fanout) WaitNotify(ctx context.Context, editionID int64, notify func(Progress)) (Progress, error) {
+	var lastHeld Progress
 	for {
 		finished := f.finishedSignal()
 		ed, err := f.st.GetEdition(ctx, editionID)
@@ -530,6 +639,10 @@ func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 			}
 			continue
 		}
+		if held := f.held(ed, left); notify != nil && (held.Held != lastHeld.Held || !held.HeldUntil.Equal(lastHeld.HeldUntil)) {
+			lastHeld = held
+			notify(held)
+		}
 		horizon := f.now().Add(f.cfg.RetryWait)
 		waiting := true
 		for _, j := range left {
@@ -550,8 +663,29 @@ func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 	}
 }
 
-func (f *Fanout) progress(ctx context.Context, ed digest.Edition, left []*rivertype.JobRow) (Progress, error) {
+// held counts the jobs of left that another River client has been
+// running for longer than JobTimeout: a live client would have stopped
+// them by then, so their process is most likely gone.
+func (f *Fanout) held(ed digest.Edition, left []*rivertype.JobRow) Progress {
 	p := Progress{Status: ed.Status}
+	now, me := f.now(), f.river.ID()
+	for _, j := range left {
+		if j.State != rivertype.JobStateRunning || j.AttemptedAt == nil || now.Sub(*j.AttemptedAt) <= f.cfg.JobTimeout {
+			continue
+		}
+		if n := len(j.AttemptedBy); n > 0 && j.AttemptedBy[n-1] == me {
+			continue
+		}
+		p.Held++
+		if until := j.AttemptedAt.Add(f.cfg.RescueAfter); until.After(p.HeldUntil) {
+			p.HeldUntil = until
+		}
+	}
+	return p
+}
+
+func (f *Fanout) progress(ctx context.Context, ed digest.Edition, left []*rivertype.JobRow) (Progress, error) {
+	p := f.held(ed, left)
 	var err error
 	if p.Stats, err = f.st.DeliveryStats(ctx, ed.ID); err != nil {
 		return p, fmt.Errorf("delivery: stats %d: %w", ed.ID, err)

@@ -164,13 +164,16 @@ func TestFanoutExactlyOnce(t *testing.T) {
 		b, tokens := newBuilder(t, nil)
 		snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
 		var finished atomic.Int32
+		var finishedMu sync.Mutex
 		var finishedStats []delivery.Count
 		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
 			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 40}}
 			c.Logger = testLogger(t)
 			c.OnFinished = func(_ context.Context, id int64, st []delivery.Count) {
-				finished.Add(1)
+				finishedMu.Lock()
 				finishedStats = st
+				finishedMu.Unlock()
+				finished.Add(1)
 			}
 		}))
 		if err != nil {
@@ -226,11 +229,13 @@ func TestFanoutExactlyOnce(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(300 * time.Millisecond) // the finish job looks again: still once
+		finishedMu.Lock()
 		if n := finished.Load(); n != 1 {
 			t.Errorf("OnFinished called %d times", n)
 		} else if stats(finishedStats)["email/sent"] != want["email/sent"] {
 			t.Errorf("OnFinished stats %v", finishedStats)
 		}
+		finishedMu.Unlock()
 		cur, _ := s.GetEdition(ctx, ed.ID)
 		if cur.Status != digest.StatusSent || cur.SentAt.IsZero() {
 			t.Errorf("edition %s sent at %v", cur.Status, cur.SentAt)
@@ -373,7 +378,7 @@ func TestFanoutPauseResume(t *testing.T) {
 	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 300 })
 	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
 		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20, Workers: 1}}
-		c.PausePoll = 10 * time.Second // Resume must wake the snoozed jobs
+		c.PausePoll = time.Minute // Resume must wake the snoozed jobs
 		c.Logger = testLogger(t)
 	}))
 	if err != nil {
@@ -406,7 +411,7 @@ func TestFanoutPauseResume(t *testing.T) {
 	if ok, err := fo.Resume(ctx, ed.ID); err != nil || !ok {
 		t.Fatalf("Resume: %v %v", ok, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second) // well under PausePoll
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second) // well under PausePoll; -race on a busy machine is slow
 	defer cancel()
 	p, err = fo.Wait(wctx, ed.ID)
 	if err != nil || p.Status != digest.StatusSent {

@@ -89,6 +89,26 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) err
 	return nil
 }
 
+// recordTimeout bounds one write of delivery records, which must happen
+// even when the job's context has ended.
+const recordTimeout = 30 * time.Second
+
+// hardDeadlineKey carries the job's deadline (JobTimeout) into the slice's
+// context, whose own deadline is the end of the slice: a sender finishes
+// the messages in flight after the slice, but not past the job's deadline.
+type hardDeadlineKey struct{}
+
+func withHardDeadline(ctx context.Context, d time.Time) context.Context {
+	return context.WithValue(ctx, hardDeadlineKey{}, d)
+}
+
+// hardDeadline is the time by which a sender must have given up on the
+// messages of ctx still in flight (zero: none).
+func hardDeadline(ctx context.Context) time.Time {
+	d, _ := ctx.Value(hardDeadlineKey{}).(time.Time)
+	return d
+}
+
 // errPaused stops a batch between chunks when the edition was paused.
 var errPaused = errors.New("edition paused")
 
@@ -96,8 +116,9 @@ var errPaused = errors.New("edition paused")
 var errNotSent = errors.New("not sent")
 
 // unsent reports a Retry for a message that was not tried at all (the
-// slice ended, the job stopped): even on the last attempt it is not
-// recorded as failed.
+// slice ended, the job stopped): on the last attempt it is recorded as
+// failed only when the batch gives up (recorder.finish), not when the
+// batch is only interrupted.
 func unsent(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		errors.Is(err, errNotSent) || errors.Is(err, ErrSenderClosed)
@@ -148,28 +169,53 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 	}
 	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, todo, log)
 	sctx, endSlice := context.WithTimeout(ctx, f.cfg.SliceTime)
+	if d, ok := ctx.Deadline(); ok {
+		sctx = withHardDeadline(sctx, d)
+	}
 	sendErr := f.sendBatch(sctx, snd, ed, todo, rec)
 	sliced := ctx.Err() == nil && (sctx.Err() != nil || rec.deadline)
 	endSlice()
-	if err := rec.finish(ctx); err != nil {
+	stopped := ctx.Err() != nil // River stops (soft stop) or the job timed out
+	paused := errors.Is(sendErr, errPaused)
+	closed := rec.closed || errors.Is(sendErr, ErrSenderClosed) // this process is shutting down
+	// yield: the batch is interrupted, not failed; what was not tried
+	// waits for the next run even on the last attempt. Otherwise the last
+	// attempt gives up: every message not sent is recorded as failed, so
+	// that nothing is lost without a record.
+	yield := paused || stopped || closed || (sliced && rec.progress())
+	if err := rec.finish(ctx, sendErr, !yield); err != nil {
 		return err
 	}
-	if errors.Is(sendErr, errPaused) {
+	switch {
+	case paused:
+		// Resumed meanwhile? Resume's RetryNow cannot wake a job that is
+		// still running, so look once more before a long snooze.
+		if cur, err := f.st.GetEdition(ctx, ed.ID); err == nil && cur.Status == digest.StatusSending {
+			return river.JobSnooze(0)
+		}
 		return river.JobSnooze(f.cfg.PausePoll)
-	}
-	if sliced && rec.progress() {
+	case stopped:
+		// Wrapping ctx.Err() lets River tell its own shutdown (the attempt
+		// is not counted) from a job timeout.
+		return fmt.Errorf("delivery: batch stopped, %d of %d messages not sent: %w", rec.retry, len(todo), ctx.Err())
+	case closed:
+		log.Info("batch interrupted: the sender is closing", slog.Int("not_sent", rec.retry))
+		return river.JobSnooze(f.cfg.PausePoll)
+	case sliced && rec.progress():
 		// The slice is over, not the batch: continue at once, with no
 		// attempt used (a snooze), from what is recorded.
 		log.Debug("batch slice done", slog.Int("sent", rec.counts[Sent]), slog.Int("left", rec.retry))
 		return river.JobSnooze(0)
 	}
 	if rec.retry > 0 {
-		log.Info("batch has messages to retry", slog.Int("retry", rec.retry), slog.Int("sent", rec.counts[Sent]),
-			slog.String("error", errString(rec.retryErr)))
-		if sendErr != nil {
-			return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), sendErr)
+		if rec.final {
+			log.Warn("batch gave up: messages recorded as failed", slog.Int("failed", rec.retry),
+				slog.Int("sent", rec.counts[Sent]), slog.String("error", errString(cmpErr(sendErr, rec.retryErr))))
+		} else {
+			log.Info("batch has messages to retry", slog.Int("retry", rec.retry), slog.Int("sent", rec.counts[Sent]),
+				slog.String("error", errString(rec.retryErr)))
 		}
-		return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), rec.retryErr)
+		return fmt.Errorf("delivery: %d of %d messages to retry: %w", rec.retry, len(todo), cmpErr(sendErr, rec.retryErr))
 	}
 	log.Debug("batch done", slog.Int("sent", rec.counts[Sent]), slog.Int("skipped", rec.counts[Skipped]),
 		slog.Int("failed", rec.counts[Failed]+rec.counts[Bounced]+rec.counts[Blocked]+rec.counts[Retry]))
@@ -218,7 +264,7 @@ type recorder struct {
 	f         *Fanout
 	editionID int64
 	attempt   int
-	final     bool // last attempt: record Retry results as failed
+	final     bool // last attempt: record Retry results as failed (unsent ones only when giving up)
 	log       *slog.Logger
 	want      map[int64]bool // subscriptions still without a result
 	pending   []Result
@@ -226,7 +272,9 @@ type recorder struct {
 	counts    map[Outcome]int
 	retry     int
 	retryErr  error
-	deadline  bool // a message was not tried because the slice was ending
+	deadline  bool     // a message was not tried because the slice was ending
+	closed    bool     // a message was not tried because the sender is closing
+	held      []Result // last attempt: messages not tried, failed only if the batch gives up
 }
 
 func newRecorder(f *Fanout, editionID int64, attempt int, final bool, todo []subscribers.Subscription, log *slog.Logger) *recorder {
@@ -248,10 +296,16 @@ func (r *recorder) add(ctx context.Context, res Result) {
 	if res.Outcome == Retry && errors.Is(res.Err, context.DeadlineExceeded) {
 		r.deadline = true
 	}
+	if res.Outcome == Retry && errors.Is(res.Err, ErrSenderClosed) {
+		r.closed = true
+	}
 	if res.Outcome == Retry && (!r.final || unsent(res.Err)) {
 		r.retry++
 		if r.retryErr == nil {
 			r.retryErr = res.Err
+		}
+		if r.final {
+			r.held = append(r.held, res)
 		}
 		if res.NewAddress != "" {
 			r.pending = append(r.pending, res) // only the address is written
@@ -277,10 +331,25 @@ func (r *recorder) progress() bool {
 }
 
 // finish records what is left; subscriptions the sender gave no result for
-// (it stopped early) count as Retry.
-func (r *recorder) finish(ctx context.Context) error {
+// (it stopped early, or the whole batch failed with cause) count as Retry.
+// giveUp on the last attempt records every message not sent as failed
+// ("gave up after N attempts"), the ones never tried too: the batch job
+// ends for good, and a subscriber without a record would be lost from the
+// edition's counts.
+func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
+	notSent := errNotSent
+	if cause != nil && !errors.Is(cause, errPaused) {
+		notSent = fmt.Errorf("%w: %w", errNotSent, cause)
+	}
 	for id := range r.want {
-		r.add(ctx, Result{SubscriptionID: id, Outcome: Retry, Err: errNotSent})
+		r.add(ctx, Result{SubscriptionID: id, Outcome: Retry, Err: notSent})
+	}
+	if giveUp && r.final {
+		for _, res := range r.held {
+			r.pending = append(r.pending, Result{SubscriptionID: res.SubscriptionID, Outcome: Failed,
+				Err: fmt.Errorf("gave up after %d attempts: %w", r.attempt, res.Err)})
+		}
+		r.held = nil
 	}
 	return r.flush(ctx)
 }
@@ -292,7 +361,7 @@ func (r *recorder) flush(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	st, now := r.f.st, r.f.now()
 	ds := make([]Delivery, 0, len(r.pending))
@@ -346,6 +415,16 @@ func (r *recorder) flush(ctx context.Context) error {
 	}
 	r.pending = r.pending[:0]
 	r.lastFlush = now
+	return nil
+}
+
+// cmpErr returns the first error that is not nil.
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -183,6 +183,7 @@ func (s *SMTPSender) Close() error {
 // smtpItem is one message for a worker.
 type smtpItem struct {
 	ctx  context.Context
+	hard time.Time // hardDeadline(ctx): a transaction on the wire is cut then
 	tmpl *template // edition message, built per subscriber by the worker
 	sub  subscribers.Subscription
 	raw  []byte // or a finished message (Mailer)
@@ -223,9 +224,10 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 		}
 	}
 	out := make(chan smtpDone, len(subs))
+	hard := hardDeadline(ctx)
 	go func() {
 		for _, sub := range subs {
-			it := &smtpItem{ctx: ctx, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
+			it := &smtpItem{ctx: ctx, hard: hard, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
 			s.enqueue(it)
 		}
 	}()
@@ -287,6 +289,7 @@ type smtpConn struct {
 	downUntil  time.Time
 	downErr    error
 	bufs       [2][]byte
+	hard       time.Time // of the transaction under way: no wait on the server past it
 }
 
 // stage is a message on its way: built, and maybe its envelope written.
@@ -357,6 +360,7 @@ func (w *smtpConn) prepare(st *stage) bool {
 // envelope went out with this one's end of data.
 func (w *smtpConn) transact(st stage) stage {
 	s, it := w.s, st.it
+	w.hard = it.hard
 	if !st.written {
 		if err := it.ctx.Err(); err != nil {
 			it.reply(Retry, err)
@@ -477,7 +481,7 @@ func (w *smtpConn) writeEnvelope(rcpt string) {
 }
 
 func (w *smtpConn) flush() error {
-	if err := w.c.UpdateDeadline(w.s.opts.Timeout); err != nil {
+	if err := w.c.UpdateDeadline(w.timeout()); err != nil {
 		return err
 	}
 	return w.c.Text.W.Flush()
@@ -543,6 +547,16 @@ func rcptOutcome(code int) Outcome {
 	return Retry
 }
 
+// timeout is the SMTP timeout, cut short by the job's hard deadline: a
+// batch must end before River may rescue it (FanoutConfig.RescueAfter).
+func (w *smtpConn) timeout() time.Duration {
+	d := w.s.opts.Timeout
+	if !w.hard.IsZero() {
+		d = max(min(d, time.Until(w.hard)), time.Millisecond)
+	}
+	return d
+}
+
 // reset ends a failed transaction with RSET (RFC 5321 §4.1.1.5), or drops
 // the connection when the server said it is closing it (421).
 func (w *smtpConn) reset(closing bool) {
@@ -569,7 +583,7 @@ func (w *smtpConn) connect() error {
 	if time.Now().Before(w.downUntil) {
 		return w.downErr
 	}
-	ctx, cancel := context.WithTimeout(w.s.ctx, w.s.opts.Timeout)
+	ctx, cancel := context.WithTimeout(w.s.ctx, w.timeout())
 	defer cancel()
 	c, err := w.s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
