@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -56,7 +57,7 @@ func cmdImport(ctx context.Context, in *invocation) error {
 	for _, a := range stored {
 		fmt.Fprintf(in.stdout, "%d\t%s\t%s\n", a.ID, flat.Replace(a.Title), flat.Replace(a.Lead))
 	}
-	fmt.Fprintf(in.stderr, "imported %d articles from %s\n", len(stored), src)
+	fmt.Fprintf(in.stderr, "stored %d articles (new or updated in place) from %s\n", len(stored), src)
 	return nil
 }
 
@@ -148,13 +149,10 @@ type bulkStore interface {
 
 // importSubscribers reads CSV rows email[,sections] (an optional header row,
 // sections separated by ";") and adds them as active email subscriptions in
-// chunks. Bad rows are reported with their line numbers and skipped, as are
-// addresses already subscribed.
+// chunks. Each line is parsed on its own: a stray quote spoils that row
+// only, never the rows after it. Bad rows are reported with their line
+// numbers and skipped, as are addresses already subscribed.
 func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Service, st bulkStore, report io.Writer) (imported, skipped int, err error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	cr.ReuseRecord = true
 	const chunk = 1000
 	batch := make([]subscribers.Subscription, 0, chunk)
 	flush := func() error {
@@ -170,34 +168,43 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 		batch = batch[:0]
 		return nil
 	}
-	for first := true; ; first = false {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	bad := func(line int, format string, args ...any) {
+		fmt.Fprintf(report, "line %d: %s\n", line, fmt.Sprintf(format, args...))
+		skipped++
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\uFEFF") // a spreadsheet's byte-order mark
 		}
-		line, _ := cr.FieldPos(0)
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		cr := csv.NewReader(strings.NewReader(text))
+		cr.FieldsPerRecord = -1
+		cr.TrimLeadingSpace = true
+		rec, err := cr.Read()
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				fmt.Fprintf(report, "line %d: %v\n", pe.Line, pe.Err)
-				skipped++
-				continue
+				err = pe.Err
 			}
-			return imported, skipped, fmt.Errorf("subscribers import: %w", err)
+			bad(line, "%v", err)
+			continue
 		}
 		email := strings.TrimSpace(rec[0])
-		if first && strings.EqualFold(email, "email") {
+		if line == 1 && strings.EqualFold(email, "email") {
 			continue // header row
 		}
 		if len(rec) > 2 {
-			fmt.Fprintf(report, "line %d: %d columns, want email[,sections]\n", line, len(rec))
-			skipped++
+			bad(line, "%d columns, want email[,sections]", len(rec))
 			continue
 		}
 		addr, err := subscribers.NormalizeEmail(email)
 		if err != nil {
-			fmt.Fprintf(report, "line %d: %v\n", line, err)
-			skipped++
+			bad(line, "%v", err)
 			continue
 		}
 		var sections []string
@@ -209,8 +216,7 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 			}
 		}
 		if sections, err = svc.CheckSections(sections); err != nil {
-			fmt.Fprintf(report, "line %d: %v\n", line, err)
-			skipped++
+			bad(line, "%v", err)
 			continue
 		}
 		batch = append(batch, subscribers.Subscription{
@@ -225,6 +231,9 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 				return imported, skipped, err
 			}
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return imported, skipped, fmt.Errorf("subscribers import: read: %w", err)
 	}
 	return imported, skipped, flush()
 }

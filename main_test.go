@@ -144,12 +144,15 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 	}
 
 	csv := filepath.Join(dir, "subs.csv")
-	os.WriteFile(csv, []byte("email,sections\nann@example.com,world;tech\nnot-an-address\nbob@example.com\nann@example.com\ncat@example.com,astrology\n"), 0o600)
+	// A BOM, a header, a bad address, a repeat (in another case), an
+	// unknown section, a stray quote and an unterminated one: only the bad
+	// rows go, each named by its line.
+	os.WriteFile(csv, []byte("\uFEFFemail,sections\nann@example.com,world;tech\nnot-an-address\nbob@example.com\nAnn@Example.com\ncat@example.com,astrology\nx\"y@example.com,world\n\"dan@example.com,world\neve@example.com\n"), 0o600)
 	code, out, errOut = digestbot(t, nil, "subscribers", "import", "--config", cfg, csv)
-	if code != 0 || strings.TrimSpace(out) != "imported 2, skipped 3" {
-		t.Errorf("subscribers import: exit %d, %q", code, out)
+	if code != 0 || strings.TrimSpace(out) != "imported 3, skipped 5" {
+		t.Errorf("subscribers import: exit %d, %q\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"line 3:", "line 6:"} {
+	for _, want := range []string{"line 3:", "line 6:", "line 7:", "line 8:"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("bad rows not named: %q lacks %q", errOut, want)
 		}
@@ -160,8 +163,8 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 		t.Fatalf("send-now: exit %d\n%s\n%s", code, out, errOut)
 	}
 	emls, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
-	if len(emls) != 2 {
-		t.Errorf("outbox holds %d messages, want 2: %v", len(emls), emls)
+	if len(emls) != 3 {
+		t.Errorf("outbox holds %d messages, want 3: %v", len(emls), emls)
 	}
 	code, out, _ = digestbot(t, nil, "send-now", "--config", cfg)
 	if code != 0 || !strings.Contains(out, "already sent") {

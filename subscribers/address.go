@@ -62,7 +62,11 @@ func NormalizeEmail(s string) (string, error) {
 	if !validDomain(domain) {
 		return "", &AddressError{Reason: "The part after @ is not a valid domain name."}
 	}
-	return local + "@" + domain, nil
+	// RFC 5321 lets the local part be case-sensitive, but no mailbox
+	// provider of note treats it so, and readers type their address in any
+	// case: one mailbox must be one subscription, or "Ann@" and "ann@" both
+	// get the digest and unsubscribing one leaves the other.
+	return strings.ToLower(local) + "@" + domain, nil
 }
 
 // validDomain accepts a dotted host name: at least two labels, none empty,

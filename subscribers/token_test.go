@@ -41,6 +41,18 @@ func TestTokens(t *testing.T) {
 			t.Fatalf("altered token at %d accepted", i)
 		}
 	}
+	// Every other character in the last place is refused, including those
+	// that differ only in the unused low bits of the final 6-bit group.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, c := range alphabet {
+		bad := unsub[:len(unsub)-1] + string(c)
+		if bad == unsub {
+			continue
+		}
+		if _, err := tk.Check(PurposeUnsubscribe, bad); !errors.Is(err, ErrBadToken) {
+			t.Errorf("last character %q accepted: %v", c, err)
+		}
+	}
 	for _, bad := range []string{"", "x", strings.Repeat("A", TokenLen), unsub + "A", "%%%" + unsub[3:]} {
 		if _, err := tk.Check(PurposeUnsubscribe, bad); !errors.Is(err, ErrBadToken) {
 			t.Errorf("Check(%q) = %v", bad, err)
