@@ -175,7 +175,6 @@ func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
 			}
 			if i < len(atomTypes) {
 				t := atomTypes[i]
-				src.titleHTML = isMarkupType(t.title)
 				src.summaryHTML = isMarkupType(t.summary)
 				src.contentHTML = t.content == "" || isMarkupType(t.content)
 			}
@@ -274,7 +273,6 @@ func (c *Cleaner) feedArticles(srcs []itemSource, base string, now time.Time) []
 // an RSS guid is a permalink.
 type itemSource struct {
 	item          *gofeed.Item
-	titleHTML     bool
 	summaryHTML   bool
 	contentHTML   bool
 	permalinkGUID string
@@ -317,7 +315,10 @@ func (c *Cleaner) feedArticle(src itemSource, base string, now time.Time) (Artic
 	}
 	a.Lead = lead
 
-	a.Title = c.Title(it.Title, src.titleHTML)
+	// SPEC §4: titles are plain text; markup in a feed title is removed,
+	// whatever the format says the title is (RSS titles carry escaped HTML
+	// as often as not), and renderers escape what remains.
+	a.Title = c.Title(it.Title, true)
 	if a.Title == "" {
 		a.Title = FirstSentence(lead)
 	}
@@ -482,7 +483,7 @@ func qname(n xml.Name) string {
 // entryTypes are the declared type attributes of an Atom entry's text
 // constructs, which gofeed does not expose.
 type entryTypes struct {
-	title, summary, content string
+	summary, content string
 }
 
 // checkXML runs a strict XML decoder over the whole document, so a feed cut
@@ -540,8 +541,6 @@ func checkXML(data []byte) ([]entryTypes, error) {
 				}
 				e := &types[len(types)-1]
 				switch t.Name.Local {
-				case "title":
-					e.title = typ
 				case "summary":
 					e.summary = typ
 				case "content":

@@ -288,8 +288,9 @@ func TestHostileFeed(t *testing.T) {
 		return a
 	}
 
-	// 01: the title is literal text, shown as written; the description's script is gone.
-	if a := get("hostile-01"); a.Title != `<script>alert(1)</script> Council votes 5–4 on "pier" plan & budget` ||
+	// 01: SPEC §4: markup in a feed title is removed (the script element
+	// with its content); what remains is escaped by each renderer.
+	if a := get("hostile-01"); a.Title != `Council votes 5–4 on "pier" plan & budget` ||
 		a.Lead != `Budget & "pier" plan approved.` || a.URL != "https://hostile.example/news/council-vote" {
 		t.Errorf("01: %q / %q / %q", a.Title, a.Lead, a.URL)
 	}
@@ -310,8 +311,8 @@ func TestHostileFeed(t *testing.T) {
 		!strings.HasPrefix(a.Title, "عاجل") || !strings.Contains(a.Lead, "\u202egnp.kcilc\u202c") {
 		t.Errorf("05: %q / %q", a.Title, a.Lead)
 	}
-	// 06: literal title, including the five characters "&amp;".
-	if a := get("hostile-06"); a.Title != `<b>Breaking</b>: AT&amp;T & T-Mobile <i>unclosed <a href="x">tag` {
+	// 06: tags removed, entities decoded, the bare "&" kept.
+	if a := get("hostile-06"); a.Title != `Breaking: AT&T & T-Mobile unclosed tag` {
 		t.Errorf("06: title %q", a.Title)
 	}
 	// 07 and 14: empty / blank titles fall back to the description.
@@ -402,7 +403,7 @@ func TestMalformedFeed(t *testing.T) {
 	}
 }
 
-func TestAtomTitleTypes(t *testing.T) {
+func TestAtomTextTypes(t *testing.T) {
 	doc := `<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>
 <entry><id>a</id><title type="html">&lt;b&gt;Bold&lt;/b&gt; &amp;amp; more</title><link href="https://a.example/1"/><summary type="text">1 &lt; 2 &amp; &lt;b&gt;</summary></entry>
 <entry><id>b</id><title type="text">&lt;b&gt;Literal&lt;/b&gt;</title><link href="https://a.example/2"/><content type="html">&lt;p&gt;Body &amp;amp; soul.&lt;/p&gt;</content></entry>
@@ -414,7 +415,8 @@ func TestAtomTitleTypes(t *testing.T) {
 	if arts[0].Title != "Bold & more" || arts[0].Lead != "1 < 2 & <b>" {
 		t.Errorf("html title / text summary: %q / %q", arts[0].Title, arts[0].Lead)
 	}
-	if arts[1].Title != "<b>Literal</b>" || arts[1].Lead != "Body & soul." {
+	// Markup is removed from every title (SPEC §4), type="text" included.
+	if arts[1].Title != "Literal" || arts[1].Lead != "Body & soul." {
 		t.Errorf("text title / html content: %q / %q", arts[1].Title, arts[1].Lead)
 	}
 }

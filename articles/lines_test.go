@@ -27,7 +27,7 @@ func TestParseJSONLines(t *testing.T) {
 		t.Errorf("line 1: %+v", a)
 	}
 	a = arts[1]
-	if a.Title != "Second &amp; more" || a.Lead != "Summary html & entity." || a.Byline != "Bo" ||
+	if a.Title != "Second & more" || a.Lead != "Summary html & entity." || a.Byline != "Bo" ||
 		!a.PublishedAt.Equal(time.Date(2023, 9, 13, 9, 0, 0, 0, time.UTC)) {
 		t.Errorf("line 3: %+v", a)
 	}

