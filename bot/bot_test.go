@@ -338,10 +338,10 @@ func TestEmail(t *testing.T) {
 	h.mail.mu.Lock()
 	sent := slices.Clone(h.mail.sent)
 	h.mail.mu.Unlock()
-	if len(sent) != 1 || !strings.HasPrefix(sent[0], "Reader@example.org https://news.example/confirm/") {
+	if len(sent) != 1 || !strings.HasPrefix(sent[0], "reader@example.org https://news.example/confirm/") {
 		t.Fatalf("confirmation mails %v", sent)
 	}
-	s, err := h.st.FindSubscription(context.Background(), subscribers.Email, "Reader@example.org")
+	s, err := h.st.FindSubscription(context.Background(), subscribers.Email, "reader@example.org")
 	if err != nil || s.Status != subscribers.Pending {
 		t.Fatalf("email subscription %+v, %v", s, err)
 	}
