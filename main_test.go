@@ -171,3 +171,16 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 		t.Errorf("second send-now: exit %d, %q", code, out)
 	}
 }
+
+// A part that cannot start (Telegram unreachable) is one clear line and
+// exit 1, after closing what was already open.
+func TestStartFailureIsOneLine(t *testing.T) {
+	cfg, _ := testConfig(t, "[telegram]\ntoken = \"999:WRONG\"\napi_endpoint = \"http://127.0.0.1:1/bot%s/%s\"\n")
+	for _, cmd := range []string{"send-now", "serve"} {
+		code, _, errOut := digestbot(t, nil, cmd, "--config", cfg)
+		last := strings.TrimSpace(errOut[strings.LastIndex(strings.TrimSpace(errOut), "\n")+1:])
+		if code != exitError || !strings.HasPrefix(last, "digestbot: telegram: getMe") || strings.Contains(errOut, "WRONG") {
+			t.Errorf("%s: exit %d, last line %q", cmd, code, last)
+		}
+	}
+}

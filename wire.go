@@ -34,11 +34,11 @@ type app struct {
 	closers []func() error
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log}
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
-			a.Close()
+			a.Close() // what was opened before the failure
 		}
 	}()
 	if a.store, err = openStore(ctx, cfg, log); err != nil {
