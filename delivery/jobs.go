@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -227,7 +228,21 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 // stopping when the edition is paused.
 func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edition, todo []subscribers.Subscription, rec *recorder) error {
 	if ss, ok := snd.(StreamSender); ok {
-		return ss.SendEach(ctx, ed, todo, func(r Result) { rec.add(ctx, r) })
+		// A streaming sender gets the whole batch at once, so a pause is
+		// watched for while it runs: /pause stops the batch within about a
+		// RecordInterval, not at the end of its slice. The sender starts no
+		// new recipient after that (a Telegram reader with part of the
+		// digest still gets the rest); results are recorded with the job's
+		// own context.
+		sctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := f.watchPause(sctx, ed.ID, cancel)
+		err := ss.SendEach(sctx, ed, todo, func(r Result) { rec.add(ctx, r) })
+		stop()
+		if errors.Is(context.Cause(sctx), errPaused) {
+			return errPaused
+		}
+		return err
 	}
 	for start := 0; start < len(todo); start += f.cfg.RecordChunk {
 		part := todo[start:min(start+f.cfg.RecordChunk, len(todo))]
@@ -255,6 +270,38 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 		}
 	}
 	return nil
+}
+
+// watchPause checks the edition's status every RecordInterval while a
+// batch streams and cancels it with errPaused when the edition is no longer
+// sending. stop ends the watch and waits for it.
+func (f *Fanout) watchPause(ctx context.Context, editionID int64, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(f.cfg.RecordInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			cur, err := f.st.GetEdition(ctx, editionID)
+			if err == nil && cur.Status != digest.StatusSending {
+				cancel(errPaused)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // recorder turns results into delivery records, written in chunks as they
