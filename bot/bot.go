@@ -322,8 +322,21 @@ func (b *Bot) isAdmin(user int64) bool {
 
 // reply sends an HTML message to chat. Outside strings in html must have
 // been escaped with tghtml.Escape.
+//
+// A command can still come from a group's old id just after it became a
+// supergroup: Telegram then answers with migrate_to_chat_id, and the reply
+// (like a digest, SPEC §5) follows the group to its new id, which its
+// subscription takes too.
 func (b *Bot) reply(ctx context.Context, chat int64, html string, kb *tgbotapi.InlineKeyboardMarkup) error {
 	_, err := b.d.Telegram.SendMessage(ctx, telegram.Message{Chat: telegram.ChatID(chat), Text: html, Keyboard: kb})
+	var ae *telegram.APIError
+	if err != nil && telegram.Classify(err) == telegram.ClassMigrated && errors.As(err, &ae) {
+		if merr := b.onMigrate(ctx, chat, ae.MigrateTo); merr != nil {
+			b.log.ErrorContext(ctx, "bot: follow group migration", slog.Int64("chat_id", chat), slog.String("error", merr.Error()))
+		}
+		chat = ae.MigrateTo
+		_, err = b.d.Telegram.SendMessage(ctx, telegram.Message{Chat: telegram.ChatID(chat), Text: html, Keyboard: kb})
+	}
 	if err != nil {
 		return fmt.Errorf("bot: reply to %d: %w", chat, err)
 	}

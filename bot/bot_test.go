@@ -502,6 +502,26 @@ func TestGroup(t *testing.T) {
 	wantText(t, h.replies(admin, before, 1)[0], "Preview me")
 }
 
+// A command sent from a group's old id after it became a supergroup: the
+// reply follows the group (migrate_to_chat_id), and so does its
+// subscription.
+func TestReplyFollowsGroupMigration(t *testing.T) {
+	h := newHarness(t)
+	h.say(group, reader, "/subscribe@"+h.srv.BotUsername(), 1)
+	newID := int64(-1004343)
+	h.srv.Migrate(group, newID)
+	h.srv.PushMessage(group, reader, "/help@"+h.srv.BotUsername())
+	if len(h.replies(newID, 0, 1)) != 1 {
+		t.Fatal("no reply at the new id")
+	}
+	if err := h.srv.WaitFor(5*time.Second, func() bool {
+		_, err := h.st.FindSubscription(context.Background(), subscribers.Telegram, strconv.FormatInt(newID, 10))
+		return err == nil
+	}); err != nil {
+		t.Fatalf("the subscription did not follow: %v", err)
+	}
+}
+
 func storeArticle(t *testing.T, st *store.Store, title string) {
 	t.Helper()
 	_, _, err := st.UpsertArticle(context.Background(), articles.Article{URL: "https://news.example/" + strings.ReplaceAll(title, " ", "-"), Title: title, Section: "World", Lead: "Lead."})

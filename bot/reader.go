@@ -166,7 +166,8 @@ func (b *Bot) cmdEmail(ctx context.Context, r request) error {
 	switch {
 	case errors.As(err, &ae):
 		// AddressError.Reason carries no input back and is written for readers.
-		return b.reply(ctx, r.chat, "That is not an email address I can use: "+tghtml.Escape(ae.Reason)+".", nil)
+		// The reasons are whole sentences, full stop included.
+		return b.reply(ctx, r.chat, "That is not an email address I can use: "+tghtml.Escape(ae.Reason), nil)
 	case errors.Is(err, subscribers.ErrInvalidAddress):
 		return b.reply(ctx, r.chat, "That is not an email address I can use.", nil)
 	case err != nil:
