@@ -196,6 +196,7 @@ type request struct {
 	user    int64  // 0 when Telegram did not say (anonymous admin, channel)
 	cmd     string // lower case, without "/" and "@bot"
 	args    string
+	named   bool // "/cmd@ourbot": addressed to this bot by name
 }
 
 func (r request) private() bool { return r.chatTyp == "private" }
@@ -256,7 +257,7 @@ func (b *Bot) onMessage(ctx context.Context, m *tgbotapi.Message) error {
 	if at != "" && !strings.EqualFold(at, b.d.Telegram.Username()) {
 		return nil // "/cmd@otherbot": another bot's command
 	}
-	r.cmd, r.args = cmd, args
+	r.cmd, r.args, r.named = cmd, args, at != ""
 	return b.dispatch(ctx, r)
 }
 
@@ -296,6 +297,11 @@ func (b *Bot) dispatch(ctx context.Context, r request) error {
 		}
 		b.log.InfoContext(ctx, "bot: admin command", slog.Int64("user_id", r.user), slog.String("command", r.cmd))
 		return b.run(ctx, r, h)
+	}
+	if !r.private() && !r.named {
+		// In a group every bot sees a bare "/cmd": one we don't know is
+		// most likely another bot's, and a help text would be noise.
+		return nil
 	}
 	return b.reply(ctx, r.chat, "I don't know that command.\n\n"+b.helpText(r.user), nil)
 }

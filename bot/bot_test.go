@@ -475,6 +475,8 @@ func TestGroup(t *testing.T) {
 	// Another bot's command and chatter: no reply.
 	h.srv.PushMessage(group, reader, "/subscribe@other_bot")
 	h.srv.PushMessage(group, reader, "nice weather")
+	// A bare command we don't know: most likely another bot's, no reply.
+	h.srv.PushMessage(group, reader, "/weather")
 	// Ours, addressed by name.
 	msgs := h.say(group, reader, "/subscribe@"+h.srv.BotUsername(), 1)
 	wantText(t, msgs[0], "Subscribed!")
