@@ -83,6 +83,7 @@ import (
 type clusterParams struct {
 	titleWeight    float64 // title words relative to lead words
 	numberWeight   float64 // numbers relative to other words
+	nameWeight     float64 // names relative to other words
 	linkThreshold  float64 // a pair this similar may start or join a story
 	mergeThreshold float64 // mean cross-pair similarity needed to merge groups
 }
@@ -90,6 +91,7 @@ type clusterParams struct {
 var defaultClusterParams = clusterParams{
 	titleWeight:    1.5,
 	numberWeight:   1.5,
+	nameWeight:     1,
 	linkThreshold:  0.16,
 	mergeThreshold: 0.08,
 }
@@ -401,6 +403,8 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 			}
 			if number[t] {
 				w *= p.numberWeight
+			} else if isName(t) && !isGenericName(names[t]) {
+				w *= p.nameWeight
 			}
 			v.weights[i] = w
 			norm += w * w

@@ -135,10 +135,14 @@ func (s *Store) upsertArticle(ctx context.Context, st *articleStmts, a articles.
 			return a, true, nil
 		}
 
-		// Same content: nothing to write (ContentHash exists to skip these).
+		// Same content: nothing to write (ContentHash exists to skip these),
+		// unless the article comes with a section of its own (an editor
+		// posting it again into another section).
 		if a.ContentHash != "" && a.ContentHash == found.hash {
 			out, err := scanArticle(st.get.QueryRowContext(ctx, found.id))
-			return out, false, err
+			if err != nil || a.Section == "" || a.Section == out.Section {
+				return out, false, err
+			}
 		}
 		// The URL moves with the update only when no other article has it.
 		var urlArg any

@@ -136,6 +136,12 @@ func TestUpsertArticleDedupe(t *testing.T) {
 		if changed.Title != "v6" {
 			t.Fatalf("new hash not written: %+v", changed)
 		}
+		// Same content in a section of its own (an editor re-posting it):
+		// the section is written.
+		moved, _ := up(articles.Article{FeedID: fa.ID, GUID: "g1", Title: "v6", Section: "local", ContentHash: "h3"})
+		if moved.Section != "local" || moved.Title != "v6" {
+			t.Fatalf("section of a same-content update: %+v", moved)
+		}
 
 		if n := must[int](t)(s.CountArticles(ctx)); n != 3 {
 			t.Errorf("count %d, want 3", n)
