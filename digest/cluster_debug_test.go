@@ -74,12 +74,11 @@ func TestClusterSweep(t *testing.T) {
 		obj  float64
 	}
 	var all []res
-	for _, nw := range []float64{1, 1.5, 2, 3} {
 	for _, tw := range []float64{1, 1.5, 2, 3} {
 		for _, numw := range []float64{0.5, 1, 1.5, 2} {
 			for link := 0.06; link < 0.23; link += 0.02 {
 				for merge := 0.04; merge <= link+1e-9; merge += 0.02 {
-					p := clusterParams{nameWeight: nw, titleWeight: tw, numberWeight: numw, linkThreshold: link, mergeThreshold: merge}
+					p := clusterParams{titleWeight: tw, numberWeight: numw, linkThreshold: link, mergeThreshold: merge}
 					line := ""
 					obj := 0.0
 					ok := true
@@ -101,9 +100,8 @@ func TestClusterSweep(t *testing.T) {
 			}
 		}
 	}
-	}
 	sort.Slice(all, func(a, b int) bool { return all[a].obj > all[b].obj })
 	for _, r := range all[:min(40, len(all))] {
-		t.Logf("nw %.1f tw %.1f numw %.1f link %.2f merge %.2f%s", r.p.nameWeight, r.p.titleWeight, r.p.numberWeight, r.p.linkThreshold, r.p.mergeThreshold, r.line)
+		t.Logf("tw %.1f numw %.1f link %.2f merge %.2f%s", r.p.titleWeight, r.p.numberWeight, r.p.linkThreshold, r.p.mergeThreshold, r.line)
 	}
 }
