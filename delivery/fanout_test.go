@@ -43,6 +43,23 @@ func fastFanout(mod func(*delivery.FanoutConfig)) delivery.FanoutConfig {
 	return cfg
 }
 
+// sendAll runs fo, starts the edition's fan-out and waits until the
+// edition is sent.
+func sendAll(t *testing.T, fo *delivery.Fanout, editionID int64) delivery.Progress {
+	t.Helper()
+	runFanout(t, fo)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := fo.Start(ctx, editionID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := fo.Wait(ctx, editionID)
+	if err != nil || p.Status != digest.StatusSent {
+		t.Fatalf("Wait: %+v %v", p, err)
+	}
+	return p
+}
+
 // runFanout starts fo.Run; the returned func stops it and waits.
 func runFanout(t *testing.T, fo *delivery.Fanout) (stop func()) {
 	t.Helper()
@@ -507,16 +524,7 @@ func TestFanoutChunkedSenderOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		ed := createEdition(t, s, "2026-01-10")
-		runFanout(t, fo)
-		if _, err := fo.Start(ctx, ed.ID); err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		p, err := fo.Wait(wctx, ed.ID)
-		if err != nil || p.Status != digest.StatusSent {
-			t.Fatalf("Wait: %+v %v", p, err)
-		}
+		p := sendAll(t, fo, ed.ID)
 		st := stats(p.Stats)
 		if st["telegram/blocked"] != 8 || st["telegram/sent"] != 52 {
 			t.Errorf("stats %v, want 8 blocked and 52 sent", st)
@@ -666,7 +674,6 @@ func TestFanoutNoSubscribers(t *testing.T) {
 // one attempt allowed every reader gets exactly one message.
 func TestFanoutTimeSlices(t *testing.T) {
 	s := storetest.OpenSQLite(t)
-	ctx := context.Background()
 	pop := populate(t, s, 120)
 	srv := startServer(t, 0)
 	b, _ := newBuilder(t, nil)
@@ -681,16 +688,7 @@ func TestFanoutTimeSlices(t *testing.T) {
 		t.Fatal(err)
 	}
 	ed := createEdition(t, s, "2026-01-14")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	p, err := fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
+	p := sendAll(t, fo, ed.ID)
 	got := byTo(srv.Messages())
 	for _, sub := range pop.active {
 		if n := len(got[sub.Address]); n != 1 {
