@@ -164,6 +164,20 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
-func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// logger returns the command's logger on stderr. serve logs at info: it is
+// the operator's record. The one-shot commands print their own results and
+// log only warnings and errors, so that a failure reads as one line; the
+// DIGESTBOT_LOG_LEVEL variable (debug, info, warn, error) overrides both.
+func (in *invocation) logger(serve bool) *slog.Logger {
+	level := slog.LevelWarn
+	if serve {
+		level = slog.LevelInfo
+	}
+	if v := in.getenv("DIGESTBOT_LOG_LEVEL"); v != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err == nil {
+			level = l
+		}
+	}
+	return slog.New(slog.NewTextHandler(in.stderr, &slog.HandlerOptions{Level: level}))
 }

@@ -20,7 +20,7 @@ func cmdMigrate(ctx context.Context, in *invocation) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(in.stderr)
+	log := in.logger(false)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func cmdImport(ctx context.Context, in *invocation) error {
 	if in.fs.NArg() != 1 {
 		return codeError{exitUsage, errors.New("import: want exactly one PATH or URL")}
 	}
-	log := newLogger(in.stderr)
+	log := in.logger(false)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func cmdPreview(ctx context.Context, in *invocation) error {
 	default:
 		return codeError{exitUsage, fmt.Errorf("preview: unknown format %q (html, text or telegram)", *format)}
 	}
-	log := newLogger(in.stderr)
+	log := in.logger(false)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func cmdSubscribersImport(ctx context.Context, in *invocation) error {
 		return fmt.Errorf("subscribers import: %w", err)
 	}
 	defer f.Close()
-	log := newLogger(in.stderr)
+	log := in.logger(false)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -116,8 +116,8 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 		t.Errorf("article page: exit %d, %q", code, out)
 	}
 	code, _, errOut := digestbot(t, nil, "import", "--config", cfg, "testdata/feeds/malformed.xml")
-	if code == 0 || !strings.Contains(errOut, "line 19") {
-		t.Errorf("malformed feed: exit %d, stderr %q", code, errOut)
+	if code == 0 || !strings.Contains(errOut, "line 19") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("malformed feed: exit %d, stderr %q (want one line)", code, errOut)
 	}
 
 	code, text, errOut := digestbot(t, nil, "preview", "--config", cfg)
@@ -176,6 +176,9 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 // exit 1, after closing what was already open.
 func TestStartFailureIsOneLine(t *testing.T) {
 	cfg, _ := testConfig(t, "[telegram]\ntoken = \"999:WRONG\"\napi_endpoint = \"http://127.0.0.1:1/bot%s/%s\"\n")
+	if code, _, errOut := digestbot(t, nil, "send-now", "--config", cfg); code != exitError || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("send-now: exit %d, stderr %q: want one line", code, errOut)
+	}
 	for _, cmd := range []string{"send-now", "serve"} {
 		code, _, errOut := digestbot(t, nil, cmd, "--config", cfg)
 		last := strings.TrimSpace(errOut[strings.LastIndex(strings.TrimSpace(errOut), "\n")+1:])

@@ -17,20 +17,20 @@ import (
 )
 
 func cmdServe(ctx context.Context, in *invocation) error {
-	return withApp(ctx, in, func(a *app) error { return a.serve(ctx, in.ready) })
+	return withApp(ctx, in, true, func(a *app) error { return a.serve(ctx, in.ready) })
 }
 
 func cmdSendNow(ctx context.Context, in *invocation) error {
-	return withApp(ctx, in, func(a *app) error { return a.sendNow(ctx, in) })
+	return withApp(ctx, in, false, func(a *app) error { return a.sendNow(ctx, in) })
 }
 
 // withApp loads the config, builds the app, runs fn and closes the app.
-func withApp(ctx context.Context, in *invocation, fn func(*app) error) error {
+func withApp(ctx context.Context, in *invocation, serve bool, fn func(*app) error) error {
 	cfg, err := in.load()
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, newLogger(in.stderr))
+	a, err := newApp(ctx, cfg, in.logger(serve))
 	if err != nil {
 		return err
 	}
