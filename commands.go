@@ -155,6 +155,8 @@ type bulkStore interface {
 func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Service, st bulkStore, report io.Writer) (imported, skipped int, err error) {
 	const chunk = 1000
 	batch := make([]subscribers.Subscription, 0, chunk)
+	seen := make(map[string]int) // address → its first line
+	existing := 0                // addresses the store already had
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -165,6 +167,7 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 		}
 		imported += n
 		skipped += len(batch) - n
+		existing += len(batch) - n
 		batch = batch[:0]
 		return nil
 	}
@@ -207,6 +210,11 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 			bad(line, "%v", err)
 			continue
 		}
+		if first, dup := seen[addr]; dup {
+			bad(line, "%s repeats line %d", addr, first)
+			continue
+		}
+		seen[addr] = line
 		var sections []string
 		if len(rec) == 2 {
 			for _, s := range strings.Split(rec[1], ";") {
@@ -235,5 +243,13 @@ func importSubscribers(ctx context.Context, r io.Reader, svc *subscribers.Servic
 	if err := sc.Err(); err != nil {
 		return imported, skipped, fmt.Errorf("subscribers import: read: %w", err)
 	}
-	return imported, skipped, flush()
+	if err := flush(); err != nil {
+		return imported, skipped, err
+	}
+	if existing > 0 {
+		// Not errors: those readers keep their subscription as it is (an
+		// unsubscribed one stays unsubscribed).
+		fmt.Fprintf(report, "%d addresses were subscribed already and are left as they are\n", existing)
+	}
+	return imported, skipped, nil
 }

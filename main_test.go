@@ -152,7 +152,7 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "imported 3, skipped 5" {
 		t.Errorf("subscribers import: exit %d, %q\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"line 3:", "line 6:", "line 7:", "line 8:"} {
+	for _, want := range []string{"line 3:", "line 5: ann@example.com repeats line 2", "line 6:", "line 7:", "line 8:"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("bad rows not named: %q lacks %q", errOut, want)
 		}

@@ -95,7 +95,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	})
 	a.log.Info("digestbot: serving", slog.String("version", version), slog.String("listen", ln.Addr().String()),
 		slog.String("database", a.cfg.Database.Driver), slog.String("schedule", a.cfg.Newsletter.Schedule),
-		slog.String("timezone", a.cfg.Newsletter.Timezone), slog.String("instance", hostname()))
+		slog.String("timezone", a.cfg.Newsletter.Timezone), slog.String("instance", instance()))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

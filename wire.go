@@ -163,9 +163,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 }
 
 // editionFinished runs once per edition, in the process that marked it
-// sent: the admins get the summary and the publisher's channels the edition.
+// sent (the fan-out logs it): the admins get the summary and the
+// publisher's channels the edition.
 func (a *app) editionFinished(ctx context.Context, editionID int64, stats []delivery.Count) {
-	a.log.InfoContext(ctx, "edition sent", slog.Int64("edition_id", editionID), slog.Any("stats", stats))
 	if a.bot != nil {
 		a.bot.EditionFinished(ctx, editionID, stats)
 	}
@@ -173,12 +173,9 @@ func (a *app) editionFinished(ctx context.Context, editionID int64, stats []deli
 
 // startEdition hands a built edition to the fan-out (the scheduler's hook).
 func (a *app) startEdition(ctx context.Context, e digest.Edition) {
-	started, err := a.fanout.Start(ctx, e.ID)
-	switch {
-	case err != nil:
+	// The fan-out logs a start; a false start is another instance's.
+	if _, err := a.fanout.Start(ctx, e.ID); err != nil {
 		a.log.ErrorContext(ctx, "fan-out: start", slog.Int64("edition_id", e.ID), slog.String("date", e.Date), slog.Any("err", err))
-	case started:
-		a.log.InfoContext(ctx, "fan-out: started", slog.Int64("edition_id", e.ID), slog.String("date", e.Date), slog.Int("items", len(e.Items)))
 	}
 }
 
@@ -194,8 +191,8 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-// hostname names this instance in logs.
-func hostname() string {
+// instance names this process in logs: several may run on one host.
+func instance() string {
 	h, _ := os.Hostname()
-	return h
+	return fmt.Sprintf("%s/%d", h, os.Getpid())
 }

@@ -85,6 +85,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 	test("[telegram]\nrate_per_second = 100\n", "telegram.rate_per_second")
 	test("[[feeds]]\nurl = \"ftp://x/feed\"\n", "feeds[0].url")
 	test("[email.smtp]\nusername = \"u\"\n", "email.smtp.password")
+	test("[email.smtp]\nusername = \"u\"\npassword = \"p\"\ntls = \"none\"\n", "email.smtp.tls")
 	test("[delivery]\nslice_time = \"20s\"\nrescue_after = \"30s\"\n", "delivery.rescue_after")
 	test("[delivery]\nretry_backoff = \"0s\"\n", "delivery.retry_backoff")
 

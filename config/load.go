@@ -211,6 +211,9 @@ func (c *Config) validate() error {
 	if s.RatePerSecond < 0 {
 		bad("email.smtp.rate_per_second", "must not be negative")
 	}
+	if s.Username != "" && s.TLS == "none" {
+		bad("email.smtp.tls", "\"none\" with email.smtp.username would send the credentials in clear text; use \"starttls\" or \"tls\"")
+	}
 	if s.Username != "" && s.Password == "" {
 		bad("email.smtp.password", "needed with email.smtp.username (or set DIGESTBOT_SMTP_PASSWORD)")
 	}

@@ -62,7 +62,7 @@ type FanoutConfig struct {
 	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 20 s
 	JobTimeout     time.Duration                   // a batch job's deadline; SliceTime + 1 min
 	RescueAfter    time.Duration                   // a job left running by a dead (kill -9) process runs again after; JobTimeout + 1 min
-	RecordChunk    int                             // results per write of delivery records; 50
+	RecordChunk    int                             // results per write of delivery records; 20
 	RecordInterval time.Duration                   // and at least this often while results come; 1 s
 	PausePoll      time.Duration                   // how often a paused edition's jobs look again; 30 s
 	FinishPoll     time.Duration                   // how often the finish job looks; 5 s
@@ -167,7 +167,10 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 			cfg.RescueAfter, cfg.JobTimeout)
 	}
 	if cfg.RecordChunk <= 0 {
-		cfg.RecordChunk = 50
+		// What a crash can repeat beyond the messages in flight: 20 costs
+		// no measurable throughput against 50 (29,300/s either way in
+		// bench/email) and cuts that tail by 60%.
+		cfg.RecordChunk = 20
 	}
 	def(&cfg.RecordInterval, time.Second)
 	def(&cfg.PausePoll, 30*time.Second)
