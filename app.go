@@ -39,10 +39,6 @@ func newFetcher(cfg config.Config) *articles.Fetcher {
 	return &articles.Fetcher{Timeout: cfg.Ingest.FetchTimeout.Duration, MaxBytes: cfg.Ingest.MaxBytes}
 }
 
-func newImporter(cfg config.Config, st *store.Store, log *slog.Logger) *articles.Importer {
-	return &articles.Importer{Store: st, Fetcher: newFetcher(cfg), Log: log}
-}
-
 func newBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Builder {
 	n := cfg.Newsletter
 	return digest.NewBuilder(st, digest.Options{

@@ -47,7 +47,7 @@ func cmdImport(ctx context.Context, in *invocation) error {
 	}
 	defer st.Close()
 	src := in.fs.Arg(0)
-	stored, err := newImporter(cfg, st, log).Import(ctx, src, articles.ImportOptions{Title: *title, Section: *section})
+	stored, err := (&articles.Importer{Store: st, Fetcher: newFetcher(cfg), Log: log}).Import(ctx, src, articles.ImportOptions{Title: *title, Section: *section})
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 
 	part("delivery", a.fanout.Run)
 	part("scheduler", sched.Run)
-	poller := &articles.Poller{Store: a.store, Fetcher: newFetcher(a.cfg), Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
+	poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
 	part("feeds", poller.Run)
 	if a.bot != nil {
 		if err := a.tg.SetCommands(ctx, a.cfg.Telegram.Admins); err != nil {

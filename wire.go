@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/bot"
 	"github.com/digestbot/digestbot/config"
 	"github.com/digestbot/digestbot/delivery"
@@ -24,9 +25,8 @@ type app struct {
 	log     *slog.Logger
 	store   *store.Store
 	builder *digest.Builder
-	subs    *subscribers.Service
+	fetcher *articles.Fetcher // feeds and pages: one timeout and size cap
 	fanout  *delivery.Fanout
-	mailer  *delivery.Mailer
 	tg      *telegram.Client // nil when Telegram is off
 	bot     *bot.Bot         // nil when Telegram is off
 	web     *web.Server
@@ -49,14 +49,15 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		return nil, err
 	}
 	a.builder = newBuilder(cfg, a.store, log)
+	a.fetcher = newFetcher(cfg)
+	importer := &articles.Importer{Store: a.store, Fetcher: a.fetcher, Log: log}
 	tokens := subscribers.NewTokens(cfg.Security.Secret, nil)
 
 	// Email: one message builder, sent over SMTP or into the outbox folder.
-	var dkim *delivery.DKIMSigner
-	if d := cfg.Email.DKIM; d.Domain != "" {
-		if dkim, err = delivery.LoadDKIM(delivery.DKIMConfig{Domain: d.Domain, Selector: d.Selector, KeyFile: d.KeyFile}); err != nil {
-			return nil, fmt.Errorf("email.dkim: %w", err)
-		}
+	d := cfg.Email.DKIM
+	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{Domain: d.Domain, Selector: d.Selector, KeyFile: d.KeyFile}) // nil when not configured
+	if err != nil {
+		return nil, fmt.Errorf("email.dkim: %w", err)
 	}
 	mb, err := delivery.NewBuilder(delivery.BuilderConfig{
 		From:              cfg.Email.From,
@@ -92,11 +93,12 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		email = outbox
 		log.Info("email: no email.smtp.host, writing messages to the outbox folder", slog.String("dir", outbox.Dir()))
 	}
-	if a.mailer, err = delivery.NewMailer(mb, email); err != nil {
+	mailer, err := delivery.NewMailer(mb, email)
+	if err != nil {
 		return nil, err
 	}
-	a.subs = &subscribers.Service{
-		Store: a.store, Tokens: tokens, Mailer: a.mailer,
+	subs := &subscribers.Service{
+		Store: a.store, Tokens: tokens, Mailer: mailer,
 		BaseURL: cfg.Newsletter.BaseURL, Sections: cfg.Newsletter.Sections, Log: log,
 	}
 
@@ -140,9 +142,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 			Sections: cfg.Newsletter.Sections, Admins: cfg.Telegram.Admins, Channels: cfg.Telegram.Channels,
 			Newsletter: digest.DefaultNewsletter,
 		}, bot.Deps{
-			Telegram: a.tg, Digests: tgSender, Subscriptions: a.subs, Store: a.store,
-			Editions: a.builder, Fanout: a.fanout, Importer: newImporter(cfg, a.store, log),
-			Feeds: bot.FeedProbe{Fetcher: newFetcher(cfg)}, Log: log,
+			Telegram: a.tg, Digests: tgSender, Subscriptions: subs, Store: a.store,
+			Editions: a.builder, Fanout: a.fanout, Importer: importer,
+			Feeds: bot.FeedProbe{Fetcher: a.fetcher}, Log: log,
 		}); err != nil {
 			return nil, err
 		}
@@ -154,7 +156,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Log: log,
 	}, web.Deps{
-		Store: a.store, Subscriptions: a.subs, Importer: newImporter(cfg, a.store, log),
+		Store: a.store, Subscriptions: subs, Importer: importer,
 		Editions: a.builder, Fanout: a.fanout,
 	}); err != nil {
 		return nil, err
