@@ -49,7 +49,7 @@ func TestE2EKill9SendNow(t *testing.T) {
 	}
 	importFixtures(t, cfg)
 	if err := <-built; err != nil {
-		t.Skipf("cannot build the digestbot binary: %v", err)
+		t.Fatalf("cannot build the digestbot binary: %v", err)
 	}
 
 	var once sync.Once
