@@ -126,7 +126,7 @@ func clusterWith(as []articles.Article, p clusterParams) [][]int {
 	if n == 0 {
 		return nil
 	}
-	ds, _ := analyze(as, p)
+	ds := analyze(as, p)
 
 	edges := candidatePairs(ds, p.linkThreshold)
 	sim := func(i, j int) float64 {
@@ -357,9 +357,8 @@ func conflict(a, b *doc) bool {
 }
 
 // analyze turns each article into a doc. The window itself is the corpus:
-// document frequencies and which words are names are learnt from it. It
-// also returns the words behind the term ids, for tests.
-func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
+// document frequencies and which words are names are learnt from it.
+func analyze(as []articles.Article, p clusterParams) []doc {
 	guess := 4 * len(as) // distinct terms, to size the arrays below
 	var (
 		names  = make([]string, 0, guess) // term id → term
@@ -545,7 +544,7 @@ func analyze(as []articles.Article, p clusterParams) ([]doc, []string) {
 	for k := range ds {
 		ds[k].subjects = subjects[ds[k].subjectsFrom:ds[k].subjectsTo:ds[k].subjectsTo]
 	}
-	return ds, names
+	return ds
 }
 
 // wordIndex maps words to dense ids: a map[string]int32's job, done with

@@ -151,13 +151,7 @@ func TestClusterSets(t *testing.T) {
 			s := scorePairs(as, key, nearMiss, groups)
 			t.Log(s)
 			if s.nearMissMerges > 0 || s.precision() < 0.9 || s.f1() < c.minF1 {
-				merged, split := clusterErrors(as, key, groups)
-				for _, p := range merged {
-					t.Logf("merged different stories: %s", p)
-				}
-				for _, p := range split {
-					t.Logf("split one story: %s", p)
-				}
+				reportClusterErrors(t, t.Logf, as, key, groups)
 				t.Errorf("%v; want no near-miss merge, precision ≥ 0.9, F1 ≥ %.2f", s, c.minF1)
 			}
 		})

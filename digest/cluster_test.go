@@ -122,16 +122,23 @@ func clusterErrors(as []articles.Article, key map[string]string, groups [][]int)
 	return merged, split
 }
 
+// reportClusterErrors passes each pair clusterErrors finds to report
+// (t.Errorf, or t.Logf where a tolerance decides).
+func reportClusterErrors(t testing.TB, report func(format string, args ...any), as []articles.Article, key map[string]string, groups [][]int) {
+	t.Helper()
+	merged, split := clusterErrors(as, key, groups)
+	for _, p := range merged {
+		report("merged different stories: %s", p)
+	}
+	for _, p := range split {
+		report("split one story: %s", p)
+	}
+}
+
 func TestClusterFixture(t *testing.T) {
 	as, key := fixtureArticles(t, time.Date(2023, 9, 14, 0, 0, 0, 0, time.UTC))
 	groups := Cluster(as)
-	merged, split := clusterErrors(as, key, groups)
-	for _, p := range merged {
-		t.Errorf("merged different stories: %s", p)
-	}
-	for _, p := range split {
-		t.Errorf("split one story: %s", p)
-	}
+	reportClusterErrors(t, t.Errorf, as, key, groups)
 	if len(groups) != 38 {
 		t.Errorf("%d clusters, want 38", len(groups))
 	}
@@ -166,7 +173,7 @@ func TestClusterFixtureMargins(t *testing.T) {
 
 func TestClusterNearMisses(t *testing.T) {
 	as, key := fixtureArticles(t, time.Date(2023, 9, 14, 0, 0, 0, 0, time.UTC))
-	ds, _ := analyze(as, defaultClusterParams)
+	ds := analyze(as, defaultClusterParams)
 	byCluster := func(c string) int {
 		for i, a := range as {
 			if key[a.GUID] == c {

@@ -158,13 +158,7 @@ func TestRankFixtureFeeds(t *testing.T) {
 		t.Fatalf("parsed %d articles, want 50 (51 entries, one repeated)", len(as))
 	}
 	groups := Cluster(as)
-	merged, split := clusterErrors(as, key, groups)
-	for _, p := range merged {
-		t.Errorf("merged different stories: %s", p)
-	}
-	for _, p := range split {
-		t.Errorf("split one story: %s", p)
-	}
+	reportClusterErrors(t, t.Errorf, as, key, groups)
 	items := Rank(as, RankOptions{Sections: fixtureSections, Now: now})
 	checkAnswerKey(t, items, byIDOf(as), key, 38)
 	if t.Failed() {

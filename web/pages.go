@@ -65,13 +65,18 @@ func (s *Server) view() view {
 	return view{Lang: s.cfg.Lang, Newsletter: s.cfg.Title, PostalAddress: s.cfg.PostalAddress}
 }
 
-// sectionBoxes ticks the sections that wants reports as chosen.
-func (s *Server) sectionBoxes(wants func(string) bool) []sectionBox {
-	b := make([]sectionBox, len(s.cfg.Sections))
+// formView is the view of a page with a form and the section checkboxes
+// (signup, preferences): a CSRF token, and the sections that wants reports
+// as chosen ticked, under hint.
+func (s *Server) formView(w http.ResponseWriter, r *http.Request, hint string, wants func(string) bool) view {
+	v := s.view()
+	v.CSRF = s.csrf.token(w, r)
+	v.Sections = make([]sectionBox, len(s.cfg.Sections))
 	for i, name := range s.cfg.Sections {
-		b[i] = sectionBox{Name: name, Checked: wants(name)}
+		v.Sections[i] = sectionBox{Name: name, Checked: wants(name)}
 	}
-	return b
+	v.SectionsHint = hint
+	return v
 }
 
 // render writes page with status. It renders into a buffer first so that a

@@ -53,16 +53,13 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 // showPreferences renders the page; chosen, when not nil, overrides the
 // stored sections (the form comes back as the reader left it).
 func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, status int, sub subscribers.Subscription, token, notice, msg string, chosen []string) {
-	v := s.view()
-	v.CSRF = s.csrf.token(w, r)
-	v.Sub, v.Token, v.Notice, v.Error = sub, token, notice, msg
-	v.Active = sub.Status == subscribers.Active || sub.Status == subscribers.Pending
-	v.UnsubToken = s.subs.Token(subscribers.PurposeUnsubscribe, sub.ID)
 	wants := sub.Wants
 	if chosen != nil {
 		wants = func(name string) bool { return slices.Contains(chosen, name) }
 	}
-	v.Sections = s.sectionBoxes(wants)
-	v.SectionsHint = preferencesHint
+	v := s.formView(w, r, preferencesHint, wants)
+	v.Sub, v.Token, v.Notice, v.Error = sub, token, notice, msg
+	v.Active = sub.Status == subscribers.Active || sub.Status == subscribers.Pending
+	v.UnsubToken = s.subs.Token(subscribers.PurposeUnsubscribe, sub.ID)
 	s.render(w, r, status, "preferences", v)
 }

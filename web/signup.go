@@ -12,10 +12,7 @@ const signupHint = "Every section is ticked to start with; untick what you don't
 
 // signupForm is GET /: "Sign Up for Daily Headlines".
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) error {
-	v := s.view()
-	v.CSRF = s.csrf.token(w, r)
-	v.Sections = s.sectionBoxes(func(string) bool { return true })
-	v.SectionsHint = signupHint
+	v := s.formView(w, r, signupHint, func(string) bool { return true })
 	s.render(w, r, http.StatusOK, "signup", v)
 	return nil
 }
@@ -39,14 +36,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrUnknownSection):
 		status, msg := statusOf(err)
-		v := s.view()
-		v.CSRF = s.csrf.token(w, r)
-		v.Email, v.Error = email, msg
 		// Keep the reader's choice; an empty choice means every section.
-		v.Sections = s.sectionBoxes(func(name string) bool {
+		v := s.formView(w, r, signupHint, func(name string) bool {
 			return len(sections) == 0 || slices.Contains(sections, name)
 		})
-		v.SectionsHint = signupHint
+		v.Email, v.Error = email, msg
 		s.render(w, r, status, "signup", v)
 		return nil
 	}
