@@ -187,41 +187,38 @@ func (b *Bot) current(ctx context.Context) (digest.Edition, bool, error) {
 }
 
 func (b *Bot) cmdPause(ctx context.Context, r request) error {
-	if b.d.Fanout == nil {
-		return b.unavailable(ctx, r, "/pause")
-	}
-	ed, ok, err := b.current(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok || ed.Status != digest.StatusSending {
-		return b.reply(ctx, r.chat, "No edition is being sent right now.", nil)
-	}
-	if ok, err := b.d.Fanout.Pause(ctx, ed.ID); err != nil {
-		return fmt.Errorf("pause edition %d: %w", ed.ID, err)
-	} else if !ok {
-		return b.reply(ctx, r.chat, "The edition of "+tghtml.Escape(ed.Date)+" is no longer being sent.", nil)
-	}
-	return b.reply(ctx, r.chat, "Paused the edition of "+tghtml.Escape(ed.Date)+". /resume continues where it stopped.", nil)
+	return b.pauseOrResume(ctx, r, "pause", digest.StatusSending, Fanout.Pause,
+		"No edition is being sent right now.", "is no longer being sent.", "Paused the edition of %s. /resume continues where it stopped.")
 }
 
 func (b *Bot) cmdResume(ctx context.Context, r request) error {
+	return b.pauseOrResume(ctx, r, "resume", digest.StatusPaused, Fanout.Resume,
+		"No edition is paused.", "is not paused any more.", "Resumed the edition of %s.")
+}
+
+// pauseOrResume applies act (Fanout.Pause or Fanout.Resume) to the current
+// edition when its status is from. none answers when it is not; gone when
+// act finds it moved on in the meantime; done (a format of the escaped
+// date) when act succeeded.
+func (b *Bot) pauseOrResume(ctx context.Context, r request, verb, from string,
+	act func(Fanout, context.Context, int64) (bool, error), none, gone, done string) error {
 	if b.d.Fanout == nil {
-		return b.unavailable(ctx, r, "/resume")
+		return b.unavailable(ctx, r, "/"+verb)
 	}
 	ed, ok, err := b.current(ctx)
 	if err != nil {
 		return err
 	}
-	if !ok || ed.Status != digest.StatusPaused {
-		return b.reply(ctx, r.chat, "No edition is paused.", nil)
+	if !ok || ed.Status != from {
+		return b.reply(ctx, r.chat, none, nil)
 	}
-	if ok, err := b.d.Fanout.Resume(ctx, ed.ID); err != nil {
-		return fmt.Errorf("resume edition %d: %w", ed.ID, err)
+	date := tghtml.Escape(ed.Date)
+	if ok, err := act(b.d.Fanout, ctx, ed.ID); err != nil {
+		return fmt.Errorf("%s edition %d: %w", verb, ed.ID, err)
 	} else if !ok {
-		return b.reply(ctx, r.chat, "The edition of "+tghtml.Escape(ed.Date)+" is not paused any more.", nil)
+		return b.reply(ctx, r.chat, "The edition of "+date+" "+gone, nil)
 	}
-	return b.reply(ctx, r.chat, "Resumed the edition of "+tghtml.Escape(ed.Date)+".", nil)
+	return b.reply(ctx, r.chat, fmt.Sprintf(done, date), nil)
 }
 
 // ---- articles ----

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -371,7 +370,7 @@ func (b *Bot) background(ctx context.Context, r request, h func(context.Context,
 // subscription returns the chat's Telegram subscription; found is false
 // when it has none.
 func (b *Bot) subscription(ctx context.Context, chat int64) (sub subscribers.Subscription, found bool, err error) {
-	sub, err = b.d.Store.FindSubscription(ctx, subscribers.Telegram, strconv.FormatInt(chat, 10))
+	sub, err = b.d.Store.FindSubscription(ctx, subscribers.Telegram, telegram.ChatID(chat))
 	if errors.Is(err, subscribers.ErrNotFound) {
 		return subscribers.Subscription{}, false, nil
 	}
@@ -413,7 +412,7 @@ func (b *Bot) onMigrate(ctx context.Context, from, to int64) error {
 	if err != nil || !found {
 		return err
 	}
-	if err := b.d.Store.SetSubscriptionAddress(ctx, sub.ID, strconv.FormatInt(to, 10)); err != nil {
+	if err := b.d.Store.SetSubscriptionAddress(ctx, sub.ID, telegram.ChatID(to)); err != nil {
 		return fmt.Errorf("bot: move subscription %d to chat %d: %w", sub.ID, to, err)
 	}
 	b.log.InfoContext(ctx, "bot: group migrated", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", from), slog.Int64("new_chat_id", to))

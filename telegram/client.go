@@ -176,17 +176,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Self is the bot's own user (from getMe).
-func (c *Client) Self() tgbotapi.User { return c.api.Self }
-
 // Username is the bot's @username without the "@".
 func (c *Client) Username() string { return c.api.Self.UserName }
 
 // Limiter is the rate limiter every message of this client goes through.
 func (c *Client) Limiter() *Limiter { return c.limiter }
-
-// PaidBroadcast reports whether digest messages carry allow_paid_broadcast.
-func (c *Client) PaidBroadcast() bool { return c.paid }
 
 // Call makes one Bot API request, bounded by ctx and the request timeout.
 // It does not wait for the limiter: use SendMessage for messages. A refusal

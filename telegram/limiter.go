@@ -79,9 +79,6 @@ func (l *Limiter) SetChatIntervals(private, group time.Duration) {
 // in a burst.
 func (l *Limiter) StaleSlots() int64 { return l.stale.Load() }
 
-// Interval is the global spacing between two messages (0: none).
-func (l *Limiter) Interval() time.Duration { return l.every }
-
 // ChatInterval is the spacing the limiter keeps between two messages to
 // chat: group chats (negative ids) and channels (@name) get 20 per minute.
 func (l *Limiter) ChatInterval(chat string) time.Duration {

@@ -91,21 +91,13 @@ func (c *Client) send(ctx context.Context, m Message) (json.RawMessage, error) {
 // (https://core.telegram.org/bots/api#editmessagetext). "message is not
 // modified" (the same text and buttons) is not an error.
 func (c *Client) EditMessageText(ctx context.Context, chatID int64, messageID int, text string, kb *tgbotapi.InlineKeyboardMarkup) error {
-	p := tgbotapi.Params{
-		"chat_id":    ChatID(chatID),
-		"message_id": strconv.Itoa(messageID),
-		"text":       text,
-		"parse_mode": tgbotapi.ModeHTML,
+	m := Message{Chat: ChatID(chatID), Text: text, Keyboard: kb}
+	p, err := m.params()
+	if err != nil {
+		return fmt.Errorf("telegram: editMessageText: %w", err)
 	}
-	if err := p.AddInterface("link_preview_options", linkPreviewOptions{IsDisabled: true}); err != nil {
-		return err
-	}
-	if kb != nil {
-		if err := p.AddInterface("reply_markup", kb); err != nil {
-			return err
-		}
-	}
-	_, err := c.limited(ctx, "editMessageText", ChatID(chatID), p)
+	p["message_id"] = strconv.Itoa(messageID)
+	_, err = c.limited(ctx, "editMessageText", m.Chat, p)
 	var ae *APIError
 	if errors.As(err, &ae) && strings.Contains(ae.Description, "message is not modified") {
 		return nil

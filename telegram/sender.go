@@ -441,7 +441,7 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 				return delivery.Failed, err
 			}
 			log.InfoContext(ctx, "telegram: group moved to a supergroup", slog.String("chat_id", j.chat), slog.Int64("new_chat_id", ae.MigrateTo))
-			j.chat = strconv.FormatInt(ae.MigrateTo, 10)
+			j.chat = ChatID(ae.MigrateTo)
 			s.stats.migrated.Add(1)
 			continue
 		case ClassBlocked:
@@ -483,6 +483,18 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 // Deliver sends ed's messages for sections (nil: all) to one chat now, the
 // last with the digest buttons: /latest. It stops at the first refusal.
 func (s *Sender) Deliver(ctx context.Context, chatID int64, ed digest.Edition, sections []string) error {
+	return s.deliverTo(ctx, chatID, ed, sections, DigestKeyboard())
+}
+
+// SendPreview sends ed's messages to one chat without buttons (an admin's
+// /preview of an edition that is not sent yet).
+func (s *Sender) SendPreview(ctx context.Context, chatID int64, ed digest.Edition) error {
+	return s.deliverTo(ctx, chatID, ed, nil, nil)
+}
+
+// deliverTo renders ed for sections and sends it to one chat, kb under the
+// last message; ErrNothingToSend when there is no message.
+func (s *Sender) deliverTo(ctx context.Context, chatID int64, ed digest.Edition, sections []string, kb *tgbotapi.InlineKeyboardMarkup) error {
 	msgs, err := s.Render(ed, sections)
 	if err != nil {
 		return err
@@ -490,20 +502,7 @@ func (s *Sender) Deliver(ctx context.Context, chatID int64, ed digest.Edition, s
 	if len(msgs) == 0 {
 		return ErrNothingToSend
 	}
-	return s.sendAll(ctx, ChatID(chatID), msgs, DigestKeyboard())
-}
-
-// SendPreview sends ed's messages to one chat without buttons (an admin's
-// /preview of an edition that is not sent yet).
-func (s *Sender) SendPreview(ctx context.Context, chatID int64, ed digest.Edition) error {
-	msgs, err := s.Render(ed, nil)
-	if err != nil {
-		return err
-	}
-	if len(msgs) == 0 {
-		return ErrNothingToSend
-	}
-	return s.sendAll(ctx, ChatID(chatID), msgs, nil)
+	return s.sendAll(ctx, ChatID(chatID), msgs, kb)
 }
 
 // Post publishes ed in a channel of telegram.channels ("@name" or the
@@ -529,13 +528,6 @@ func (s *Sender) Post(ctx context.Context, chat string, ed digest.Edition) error
 		return fmt.Errorf("telegram: post edition %d to %s: %w", ed.ID, chat, err)
 	}
 	return nil
-}
-
-// Notify sends an admin an HTML message (the caller escapes outside
-// strings with tghtml.Escape).
-func (s *Sender) Notify(ctx context.Context, chatID int64, html string) error {
-	_, err := s.c.SendMessage(ctx, Message{Chat: ChatID(chatID), Text: html})
-	return err
 }
 
 // sendAll sends msgs to one chat in order, kb under the last. These are

@@ -420,11 +420,10 @@ func TestSendCancelled(t *testing.T) {
 	}
 }
 
-func TestPostAndNotify(t *testing.T) {
+func TestPost(t *testing.T) {
 	e := newEnv(t, fastChats, telegram.Config{PaidBroadcast: true})
 	e.client.Limiter().SetChatIntervals(fastChats.ChatInterval, fastChats.GroupInterval)
 	e.srv.AddChannel(-1009999, "dailyheadlines")
-	e.srv.AddChat(77)
 	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(2)})
 	ctx := context.Background()
 	if err := s.Post(ctx, "@dailyheadlines", digest.Edition{ID: 9}); err != nil {
@@ -440,12 +439,6 @@ func TestPostAndNotify(t *testing.T) {
 	}
 	if err := s.Post(ctx, "@nosuchchannel", digest.Edition{ID: 9}); telegram.Classify(err) != telegram.ClassBlocked {
 		t.Errorf("post to unknown channel: %v", err)
-	}
-	if err := s.Notify(ctx, 77, "<b>done</b> &amp; dusted"); err != nil {
-		t.Fatal(err)
-	}
-	if m := e.srv.Messages(77); len(m) != 1 || m[0].PlainText != "done & dusted" {
-		t.Errorf("notify: %+v", m)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/digestbot/digestbot/telegram/tghtml"
 )
@@ -204,7 +203,7 @@ func parsedText(text, mode string) (string, []apiEntity, *apiError) {
 	if strings.TrimSpace(plain) == "" {
 		return "", nil, badRequest("message text is empty")
 	}
-	if len(utf16.Encode([]rune(plain))) > tghtml.MaxMessageLen {
+	if tghtml.Len16Raw(plain) > tghtml.MaxMessageLen {
 		return "", nil, badRequest("message is too long")
 	}
 	return plain, ents, nil
@@ -254,6 +253,28 @@ func parsePreview(v string) (*LinkPreviewOptions, json.RawMessage, *apiError) {
 	return &o, json.RawMessage(v), nil
 }
 
+// messageOptions are the reply_markup and link_preview_options of
+// sendMessage and editMessageText, parsed and as sent (echoed back in the
+// answer).
+type messageOptions struct {
+	kb      *Keyboard
+	kbRaw   json.RawMessage
+	prev    *LinkPreviewOptions
+	prevRaw json.RawMessage
+}
+
+func parseOptions(p map[string]string) (messageOptions, *apiError) {
+	var o messageOptions
+	var aerr *apiError
+	if o.kb, o.kbRaw, aerr = parseKeyboard(p["reply_markup"]); aerr != nil {
+		return o, aerr
+	}
+	if o.prev, o.prevRaw, aerr = parsePreview(p["link_preview_options"]); aerr != nil {
+		return o, aerr
+	}
+	return o, nil
+}
+
 // sendMessage: https://core.telegram.org/bots/api#sendmessage
 func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 	text, mode := p["text"], p["parse_mode"]
@@ -264,11 +285,7 @@ func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 		return nil, badRequest("message text is empty")
 	}
 	paid := p["allow_paid_broadcast"] == "true"
-	kb, kbRaw, aerr := parseKeyboard(p["reply_markup"])
-	if aerr != nil {
-		return nil, aerr
-	}
-	prev, prevRaw, aerr := parsePreview(p["link_preview_options"])
+	o, aerr := parseOptions(p)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -319,7 +336,7 @@ func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 
 	m := &Message{
 		ChatID: c.ID, MessageID: c.nextMsgID, Text: text, PlainText: plain, ParseMode: mode,
-		ReplyMarkup: kb, LinkPreviewOptions: prev, AllowPaidBroadcast: paid, Time: now,
+		ReplyMarkup: o.kb, LinkPreviewOptions: o.prev, AllowPaidBroadcast: paid, Time: now,
 	}
 	c.nextMsgID++
 	c.msgs = append(c.msgs, m)
@@ -330,7 +347,7 @@ func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 	from := s.botUser()
 	return apiMessage{
 		MessageID: m.MessageID, From: &from, Date: now.Unix(), Chat: c.apiChat,
-		Text: plain, Entities: ents, LinkPreviewOptions: prevRaw, ReplyMarkup: kbRaw,
+		Text: plain, Entities: ents, LinkPreviewOptions: o.prevRaw, ReplyMarkup: o.kbRaw,
 	}, nil
 }
 
@@ -344,11 +361,7 @@ func (s *Server) editMessageText(p map[string]string) (any, *apiError) {
 	if err != nil || msgID <= 0 {
 		return nil, badRequest("message identifier is not specified")
 	}
-	kb, kbRaw, aerr := parseKeyboard(p["reply_markup"])
-	if aerr != nil {
-		return nil, aerr
-	}
-	prev, prevRaw, aerr := parsePreview(p["link_preview_options"])
+	o, aerr := parseOptions(p)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -375,10 +388,10 @@ func (s *Server) editMessageText(p map[string]string) (any, *apiError) {
 	if m == nil {
 		return nil, badRequest("message to edit not found")
 	}
-	if m.Text == text && m.ParseMode == mode && sameKeyboard(m.ReplyMarkup, kb) {
+	if m.Text == text && m.ParseMode == mode && sameKeyboard(m.ReplyMarkup, o.kb) {
 		return nil, badRequest("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
 	}
-	m.Text, m.PlainText, m.ParseMode, m.ReplyMarkup, m.LinkPreviewOptions = text, plain, mode, kb, prev
+	m.Text, m.PlainText, m.ParseMode, m.ReplyMarkup, m.LinkPreviewOptions = text, plain, mode, o.kb, o.prev
 	m.Edits++
 	s.stats.edited.Add(1)
 	s.notifyLocked()
@@ -386,7 +399,7 @@ func (s *Server) editMessageText(p map[string]string) (any, *apiError) {
 	from := s.botUser()
 	return apiMessage{
 		MessageID: m.MessageID, From: &from, Date: m.Time.Unix(), EditDate: now.Unix(), Chat: c.apiChat,
-		Text: plain, Entities: ents, LinkPreviewOptions: prevRaw, ReplyMarkup: kbRaw,
+		Text: plain, Entities: ents, LinkPreviewOptions: o.prevRaw, ReplyMarkup: o.kbRaw,
 	}, nil
 }
 
@@ -528,7 +541,7 @@ func commandEntity(text string) []apiEntity {
 	if end < 2 {
 		return nil
 	}
-	return []apiEntity{{Type: "bot_command", Offset: 0, Length: len(utf16.Encode([]rune(text[:end])))}}
+	return []apiEntity{{Type: "bot_command", Offset: 0, Length: tghtml.Len16Raw(text[:end])}}
 }
 
 // PushMessage queues a text message from user userID in chat chatID
