@@ -186,9 +186,15 @@ func (c *Client) Limiter() *Limiter { return c.limiter }
 // It does not wait for the limiter: use SendMessage for messages. A refusal
 // is an *APIError.
 func (c *Client) Call(ctx context.Context, method string, params tgbotapi.Params) (json.RawMessage, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
-	return c.do(ctx, method, params)
+	res, err := c.do(rctx, method, params)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The request's own timeout, not the caller giving up: the Bot API
+		// did not answer in time, a network failure like any other.
+		return nil, fmt.Errorf("telegram: %s: %w", method, &NetError{Err: fmt.Errorf("no answer within %s", c.requestTimeout)})
+	}
+	return res, err
 }
 
 // do runs MakeRequest on a shallow copy of the template BotAPI whose HTTP

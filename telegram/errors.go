@@ -68,9 +68,8 @@ func Classify(err error) Class {
 		return ClassTemporary
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// Client.do returns the context's error when the request's context
-		// ended: the caller's, or the per-request timeout of Call. The
-		// caller tells them apart by looking at its own context.
+		// The caller's context ended (Call turns its own per-request
+		// timeout into a NetError).
 		return ClassCanceled
 	}
 	var ae *APIError

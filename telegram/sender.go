@@ -425,9 +425,6 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 	for {
 		_, err := s.c.send(ctx, Message{Chat: j.chat, Text: j.msgs[j.next], Keyboard: kb, Paid: s.c.paid})
 		cls := Classify(err)
-		if cls == ClassCanceled && ctx.Err() == nil {
-			cls = ClassTemporary // the request's own timeout, not the caller's
-		}
 		var ae *APIError
 		errors.As(err, &ae)
 		switch cls {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -566,5 +568,37 @@ func TestSendCutShortFinishesStartedReaders(t *testing.T) {
 	}
 	if started == 0 || started == len(res) {
 		t.Errorf("%d of %d readers sent: the cut did not fall inside the batch", started, len(res))
+	}
+}
+
+// A Bot API that does not answer within the request timeout is a network
+// failure (temporary), not the caller giving up (canceled): batches count
+// it towards "Bot API unreachable".
+func TestRequestTimeoutIsTemporary(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/getMe") {
+			fmt.Fprint(w, `{"ok":true,"result":{"id":1,"is_bot":true,"first_name":"B","username":"b_bot"}}`)
+			return
+		}
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang) // before Close, which waits for the hung handler
+	c, err := telegram.New(context.Background(), telegram.Config{Token: "1:x", APIEndpoint: srv.URL + "/bot%s/%s", RequestTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendMessage(context.Background(), telegram.Message{Chat: "1", Text: "x"})
+	if cls := telegram.Classify(err); cls != telegram.ClassTemporary {
+		t.Fatalf("class %s (%v), want temporary", cls, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Call(ctx, "getChat", nil); telegram.Classify(err) != telegram.ClassCanceled {
+		t.Fatalf("caller's cancel: class %s (%v), want canceled", telegram.Classify(err), err)
 	}
 }
