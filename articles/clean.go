@@ -98,15 +98,11 @@ func TextLead(text string) string {
 	return leadOf(cleanBody(plainParagraphs(text)))
 }
 
-// Title cleans a headline. Titles are plain text (see ParseFeed for when a
-// feed's title counts as HTML): isHTML strips real markup and decodes its
-// entities; otherwise the text is kept literally, `<b>` and `&amp;`
-// included, and only whitespace is normalized, so a CR/LF can never reach
-// an email Subject header.
-func (c *Cleaner) Title(raw string, isHTML bool) string {
-	if !isHTML {
-		return NormalizeText(raw)
-	}
+// Title cleans a headline into plain text (SPEC §4): real markup is
+// stripped (script and style with their content), entities are decoded,
+// text that only looks like markup ("5 < 6") stays, and whitespace is
+// normalized, so a CR/LF can never reach an email Subject header.
+func (c *Cleaner) Title(raw string) string {
 	ps := c.htmlParagraphs(raw)
 	parts := make([]string, 0, len(ps))
 	for _, p := range ps {

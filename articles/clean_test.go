@@ -176,11 +176,11 @@ func TestTitleRule(t *testing.T) {
 		`<b>Breaking</b>: AT&amp;T &amp; T-Mobile <script>x()</script>`:       `Breaking: AT&T & T-Mobile`,
 		`5 < 6 and 7 > 3, AT&T`: `5 < 6 and 7 > 3, AT&T`,
 	} {
-		if got := c.Title(in, true); got != want {
+		if got := c.Title(in); got != want {
 			t.Errorf("Title(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := c.Title("Weekly digest\r\nBcc: all@example\r\n", true); strings.ContainsAny(got, "\r\n") {
+	if got := c.Title("Weekly digest\r\nBcc: all@example\r\n"); strings.ContainsAny(got, "\r\n") {
 		t.Errorf("CR/LF kept: %q", got)
 	}
 }
@@ -248,12 +248,12 @@ func FuzzClean(f *testing.F) {
 					t.Fatalf("Paragraphs(%q): markup left in %q", in, p)
 				}
 			}
-			if title := c.Title(in, true); tagRe.MatchString(title) {
-				t.Fatalf("Title(%q, html): markup left in %q", in, title)
+			if title := c.Title(in); tagRe.MatchString(title) {
+				t.Fatalf("Title(%q): markup left in %q", in, title)
 			}
 		}
-		title := c.Title(in, false)
-		checkCleanText(t, "Title", in, title)
+		title := NormalizeText(in)
+		checkCleanText(t, "NormalizeText", in, title)
 		textLead := TextLead(in)
 		checkCleanText(t, "TextLead", in, textLead)
 		if n := utf8.RuneCountInString(textLead); n > MaxLead {

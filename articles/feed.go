@@ -74,13 +74,10 @@ func ParseFeed(data []byte, f Feed, now time.Time) ([]Article, error) {
 //   - URL: the item link, else a permalink guid, else another link, resolved
 //     against the feed URL and canonicalized; a link that is not http(s)
 //     (javascript:, data:, …) is dropped, never stored.
-//   - Title: plain text. Markup is removed only where the format says the
-//     title is markup: Atom type="html"/"xhtml". RSS and JSON Feed titles
-//     are text after XML/JSON decoding, so "<script>…" or "AT&amp;T" in an
-//     RSS title are what the publisher wrote and are kept literally (every
-//     renderer escapes them); SPEC's "markup in a feed title is removed"
-//     applies to Atom's declared markup. An empty title falls back to the
-//     first sentence of the text; with no text either, the item is skipped.
+//   - Title: plain text. Markup is removed from every item title, whatever
+//     the format declares (SPEC §4; see Cleaner.Title), and renderers escape
+//     what remains. An empty title falls back to the first sentence of the
+//     text; with no text either, the item is skipped.
 //   - Lead: from the full content (content:encoded, Atom content, JSON
 //     content_html/content_text), else the description/summary.
 //   - Section: the first category (Atom: its term), else f.Section.
@@ -90,12 +87,8 @@ func ParseFeed(data []byte, f Feed, now time.Time) ([]Article, error) {
 // An item with neither a GUID nor a usable link cannot be deduplicated and
 // is skipped.
 func ParseFeedResult(data []byte, f Feed, now time.Time) (FeedResult, error) {
-	name := f.Name
-	if name == "" {
-		name = f.URL
-	}
 	fail := func(err error) (FeedResult, error) {
-		return FeedResult{}, &feedParseError{feed: name, err: err}
+		return FeedResult{}, &feedParseError{feed: feedName(f), err: err}
 	}
 	// A byte order mark is no content; JSON decoders refuse it.
 	data = bytes.TrimPrefix(bytes.TrimLeft(data, " \t\r\n"), utf8BOM)
@@ -318,7 +311,7 @@ func (c *Cleaner) feedArticle(src itemSource, base string, now time.Time) (Artic
 	// SPEC §4: titles are plain text; markup in a feed title is removed,
 	// whatever the format says the title is (RSS titles carry escaped HTML
 	// as often as not), and renderers escape what remains.
-	a.Title = c.Title(it.Title, true)
+	a.Title = c.Title(it.Title)
 	if a.Title == "" {
 		a.Title = FirstSentence(lead)
 	}
@@ -490,7 +483,7 @@ type entryTypes struct {
 // off mid-transfer or with a bare "&" is refused with a clear message
 // ("XML syntax error on line 19: …") instead of being half-parsed. HTML's
 // named entities (&nbsp;) are accepted, as every feed reader does. For
-// Atom it also records each entry's title/summary/content type.
+// Atom it also records each entry's summary/content type.
 func checkXML(data []byte) ([]entryTypes, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true

@@ -45,6 +45,7 @@ type fakeStore struct {
 	feeds    map[int64]Feed
 	polls    []pollRecord
 	failList error
+	lists    int // ListFeeds calls
 }
 
 type pollRecord struct {
@@ -100,6 +101,7 @@ func (s *fakeStore) UpsertArticles(ctx context.Context, as []Article) ([]Article
 func (s *fakeStore) ListFeeds(ctx context.Context) ([]Feed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
 	if s.failList != nil {
 		return nil, s.failList
 	}

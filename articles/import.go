@@ -53,7 +53,7 @@ func (k Kind) String() string {
 // reason), a JSON document whose version is a jsonfeed.org URL (JSON Feed),
 // other JSON (JSON lines), else text.
 func Sniff(data []byte) Kind {
-	d := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	d := bytes.TrimPrefix(data, utf8BOM)
 	d = bytes.TrimLeft(d, " \t\r\n")
 	if len(d) == 0 {
 		return KindText
@@ -190,10 +190,7 @@ func (im *Importer) Import(ctx context.Context, src string, opts ImportOptions) 
 			return fail(err)
 		}
 	default:
-		if strings.TrimSpace(opts.Title) == "" {
-			return fail(fmt.Errorf("plain text: %w (give one with --title)", ErrNoTitle))
-		}
-		a, err := ParseText(data, opts.Title, now)
+		a, err := ParseText(data, opts.Title, now) // refuses a blank title (ErrNoTitle)
 		if err != nil {
 			return fail(err)
 		}

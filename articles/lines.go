@@ -147,7 +147,7 @@ func (c *Cleaner) jsonLineArticle(line []byte, now time.Time) (Article, error) {
 			a.Lead = TextLead(t)
 		}
 	}
-	a.Title = c.Title(l.Title, true) // markup removed, as for feed titles
+	a.Title = c.Title(l.Title) // markup removed, as for feed titles
 	if a.Title == "" {
 		a.Title = FirstSentence(a.Lead)
 	}

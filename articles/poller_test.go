@@ -297,6 +297,12 @@ func TestPollerRunSurvivesListErrors(t *testing.T) {
 	if err := (&Poller{Store: st, Interval: 20 * time.Millisecond}).Run(ctx); err != nil {
 		t.Errorf("Run: %v", err)
 	}
+	// A failed list is retried on the next rescan, not given up on.
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.lists < 2 {
+		t.Errorf("feed list read %d times in 100ms, want retries", st.lists)
+	}
 }
 
 func TestStartJitter(t *testing.T) {

@@ -147,12 +147,12 @@ func canonicalize(u *url.URL) (string, error) {
 			}
 		}
 	}
-	if strings.Contains(host, ":") { // IPv6 literal
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		c.Host = net.JoinHostPort(strings.Trim(host, "[]"), port)
-	} else {
+	switch {
+	case port != "":
+		c.Host = net.JoinHostPort(host, port) // brackets an IPv6 literal
+	case strings.Contains(host, ":"): // IPv6 literal
+		c.Host = "[" + host + "]"
+	default:
 		c.Host = host
 	}
 
@@ -219,7 +219,6 @@ func normalizePercent(s string) string {
 	if strings.IndexByte(s, '%') < 0 {
 		return s
 	}
-	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
@@ -233,13 +232,16 @@ func normalizePercent(s string) string {
 			b.WriteByte(v)
 		} else {
 			b.WriteByte('%')
-			b.WriteByte(hex[v>>4])
-			b.WriteByte(hex[v&15])
+			b.WriteByte(upperHex[v>>4])
+			b.WriteByte(upperHex[v&15])
 		}
 		i += 2
 	}
 	return b.String()
 }
+
+// upperHex spells percent-escapes: one spelling, upper case.
+const upperHex = "0123456789ABCDEF"
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -272,7 +274,6 @@ func isASCII(s string) bool {
 // escapeQuery percent-encodes what url.Parse lets through in a query but a
 // URL may not carry: spaces, controls, quotes, angle brackets, non-ASCII.
 func escapeQuery(q string) string {
-	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
 		c := q[i]
@@ -282,8 +283,8 @@ func escapeQuery(q string) string {
 				b.WriteString(q[:i])
 			}
 			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
+			b.WriteByte(upperHex[c>>4])
+			b.WriteByte(upperHex[c&15])
 			continue
 		}
 		if b.Len() > 0 {
