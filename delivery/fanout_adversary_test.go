@@ -128,14 +128,9 @@ func TestFanoutTwoProcessesOneDatabase(t *testing.T) {
 		var fos []*delivery.Fanout
 		for i, s := range []*store.Store{s1, s2} {
 			snd := &countSender{name: fmt.Sprint("p", i), delay: 200 * time.Microsecond, shared: shared}
-			fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-				c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 10, Workers: 2}}
+			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 10, Workers: 2}, func(c *delivery.FanoutConfig) {
 				c.OnFinished = func(context.Context, int64, []delivery.Count) { finished.Add(1) }
-				c.Logger = testLogger(t)
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			runFanout(t, fo)
 			fos = append(fos, fo)
 		}
@@ -205,13 +200,7 @@ func TestFanoutSubscribersChangeMidSend(t *testing.T) {
 		pop := populate(t, s, 60)
 		gate := make(chan struct{})
 		snd := &countSender{before: func([]subscribers.Subscription) error { <-gate; return nil }}
-		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20, Workers: 1}}
-			c.Logger = testLogger(t)
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20, Workers: 1}, nil)
 		ed := createEdition(t, s, "2026-02-02")
 		runFanout(t, fo)
 		if ok, err := fo.Start(ctx, ed.ID); err != nil || !ok {
@@ -230,12 +219,7 @@ func TestFanoutSubscribersChangeMidSend(t *testing.T) {
 			t.Fatalf("CreateSubscription: %v %v", created, err)
 		}
 		close(gate)
-		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		p, err := fo.Wait(wctx, ed.ID)
-		if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
-			t.Fatalf("Wait: %+v %v", p, err)
-		}
+		p := waitSent(t, fo, ed.ID)
 		want := len(pop.active) - len(gone)
 		if st := stats(p.Stats); st["email/sent"] != want || len(st) != 1 {
 			t.Errorf("stats %v, want %d sent", st, want)
@@ -257,12 +241,7 @@ func TestFanoutStartOnlyWhenBuilt(t *testing.T) {
 	ctx := context.Background()
 	populate(t, s, 10)
 	snd := &countSender{}
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd}}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd}, nil)
 	runFanout(t, fo)
 	for i, st := range []string{digest.StatusPaused, digest.StatusCancelled, digest.StatusSent, digest.StatusSending} {
 		ed := createEdition(t, s, fmt.Sprintf("2026-02-1%d", i))
@@ -305,25 +284,11 @@ func TestFanoutLastAttemptRecordsFailed(t *testing.T) {
 		port := freePort(t)
 		b, _ := newBuilder(t, nil)
 		snd := newSMTPSender(t, b, "127.0.0.1", port, nil)
-		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20}}
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20}, func(c *delivery.FanoutConfig) {
 			c.MaxAttempts = 2
-			c.Logger = testLogger(t)
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		ed := createEdition(t, s, "2026-02-03")
-		runFanout(t, fo)
-		if _, err := fo.Start(ctx, ed.ID); err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		p, err := fo.Wait(wctx, ed.ID)
-		if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
-			t.Fatalf("Wait: %+v %v", p, err)
-		}
+		p := sendAll(t, fo, ed.ID)
 		if st := stats(p.Stats); st["email/failed"] != len(pop.active) || len(st) != 1 {
 			t.Errorf("stats %v, want %d failed", st, len(pop.active))
 		}
@@ -349,7 +314,6 @@ func TestFanoutLastAttemptRecordsFailed(t *testing.T) {
 // sent, the other batches are unaffected.
 func TestFanoutAbandonedBatchRecorded(t *testing.T) {
 	s := storetest.OpenSQLite(t)
-	ctx := context.Background()
 	pop := populate(t, s, 60)
 	bad := pop.active[25].ID
 	snd := &countSender{before: func(subs []subscribers.Subscription) error {
@@ -360,25 +324,11 @@ func TestFanoutAbandonedBatchRecorded(t *testing.T) {
 		}
 		return nil
 	}}
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20}, func(c *delivery.FanoutConfig) {
 		c.MaxAttempts = 1
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-02-04")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	p, err := fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
+	p := sendAll(t, fo, ed.ID)
 	st := stats(p.Stats)
 	if st["email/sent"]+st["email/failed"] != len(pop.active) || st["email/failed"] == 0 || st["email/sent"] != snd.total() {
 		t.Errorf("stats %v for %d active, %d sent", st, len(pop.active), snd.total())
@@ -396,15 +346,10 @@ func TestFanoutWaitHeldByStoppedProcess(t *testing.T) {
 		ctx := context.Background()
 		pop := populate(t, s, 40)
 		snd := &countSender{}
-		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20}}
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20}, func(c *delivery.FanoutConfig) {
 			c.JobTimeout = 2 * time.Second
 			c.RescueAfter = time.Hour // the test rescues by hand
-			c.Logger = testLogger(t)
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		ed := createEdition(t, s, "2026-02-05")
 		// The dead process started the edition and took the first batch.
 		if _, err := fo.Start(ctx, ed.ID); err != nil {
@@ -491,30 +436,19 @@ func TestFanoutSenderClosedIsNotAFailure(t *testing.T) {
 		}
 		return snd.Send(ctx, ed, subs)
 	})
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: wrap, BatchSize: 10}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: wrap, BatchSize: 10}, func(c *delivery.FanoutConfig) {
 		c.MaxAttempts = 1
 		c.PausePoll = 50 * time.Millisecond
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-02-06")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
+	startFanout(t, fo, ed.ID)
 	time.Sleep(300 * time.Millisecond)
 	if st, _ := s.DeliveryStats(ctx, ed.ID); len(st) != 0 {
 		t.Fatalf("recorded while the sender was closed: %v", st)
 	}
 	closed.Store(false)
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	p, err := fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent || stats(p.Stats)["email/sent"] != len(pop.active) {
-		t.Fatalf("Wait: %+v %v", p, err)
+	if p := waitSent(t, fo, ed.ID); stats(p.Stats)["email/sent"] != len(pop.active) {
+		t.Fatalf("Wait: %+v", p)
 	}
 }
 

@@ -43,18 +43,48 @@ func fastFanout(mod func(*delivery.FanoutConfig)) delivery.FanoutConfig {
 	return cfg
 }
 
+// emailFanout returns a fan-out (fastFanout, the test logger) that sends
+// email as cc says; mod, when not nil, adjusts the rest.
+func emailFanout(t *testing.T, s *store.Store, cc delivery.ChannelConfig, mod func(*delivery.FanoutConfig)) *delivery.Fanout {
+	t.Helper()
+	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
+		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: cc}
+		c.Logger = testLogger(t)
+		if mod != nil {
+			mod(c)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fo
+}
+
 // sendAll runs fo, starts the edition's fan-out and waits until the
 // edition is sent.
 func sendAll(t *testing.T, fo *delivery.Fanout, editionID int64) delivery.Progress {
 	t.Helper()
+	startFanout(t, fo, editionID)
+	return waitSent(t, fo, editionID)
+}
+
+// startFanout runs fo and starts the edition's fan-out.
+func startFanout(t *testing.T, fo *delivery.Fanout, editionID int64) {
+	t.Helper()
 	runFanout(t, fo)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := fo.Start(ctx, editionID); err != nil {
+	if _, err := fo.Start(context.Background(), editionID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitSent waits (30 s at most) until the edition is sent, with nothing
+// pending.
+func waitSent(t *testing.T, fo *delivery.Fanout, editionID int64) delivery.Progress {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	p, err := fo.Wait(ctx, editionID)
-	if err != nil || p.Status != digest.StatusSent {
+	if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
 		t.Fatalf("Wait: %+v %v", p, err)
 	}
 	return p
@@ -77,6 +107,17 @@ func runFanout(t *testing.T, fo *delivery.Fanout) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// oneEach checks that srv got exactly one message for each of subs.
+func oneEach(t *testing.T, srv *testServer, subs []subscribers.Subscription) {
+	t.Helper()
+	got := byTo(srv.Messages())
+	for _, sub := range subs {
+		if n := len(got[sub.Address]); n != 1 {
+			t.Errorf("%s got %d messages", sub.Address, n)
+		}
+	}
 }
 
 type population struct {
@@ -183,19 +224,14 @@ func TestFanoutExactlyOnce(t *testing.T) {
 		var finished atomic.Int32
 		var finishedMu sync.Mutex
 		var finishedStats []delivery.Count
-		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 40}}
-			c.Logger = testLogger(t)
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 40}, func(c *delivery.FanoutConfig) {
 			c.OnFinished = func(_ context.Context, id int64, st []delivery.Count) {
 				finishedMu.Lock()
 				finishedStats = st
 				finishedMu.Unlock()
 				finished.Add(1)
 			}
-		}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		ed := createEdition(t, s, "2026-01-05")
 		runFanout(t, fo)
 		if ok, err := fo.Start(ctx, ed.ID); err != nil || !ok {
@@ -204,15 +240,7 @@ func TestFanoutExactlyOnce(t *testing.T) {
 		if ok, err := fo.Start(ctx, ed.ID); err != nil || ok {
 			t.Fatalf("second Start: %v %v (want false, nil)", ok, err)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		p, err := fo.Wait(wctx, ed.ID)
-		if err != nil {
-			t.Fatalf("Wait: %v", err)
-		}
-		if p.Status != digest.StatusSent || p.Pending != 0 {
-			t.Fatalf("Wait: %+v", p)
-		}
+		p := waitSent(t, fo, ed.ID)
 
 		got := byTo(srv.Messages())
 		nBounced := 0
@@ -270,19 +298,11 @@ func TestFanoutServerDownThenUp(t *testing.T) {
 	port := freePort(t)
 	b, _ := newBuilder(t, nil)
 	snd := newSMTPSender(t, b, "127.0.0.1", port, nil)
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 25}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25}, func(c *delivery.FanoutConfig) {
 		c.RetryBackoff = func(int) time.Duration { return 200 * time.Millisecond }
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-01-06")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
+	startFanout(t, fo, ed.ID)
 	time.Sleep(700 * time.Millisecond) // a few failed attempts
 	st, err := s.DeliveryStats(ctx, ed.ID)
 	if err != nil {
@@ -295,18 +315,8 @@ func TestFanoutServerDownThenUp(t *testing.T) {
 		t.Fatalf("edition %s while the server is down", cur.Status)
 	}
 	srv := startServer(t, port)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	p, err := fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
-	got := byTo(srv.Messages())
-	for _, sub := range pop.active {
-		if n := len(got[sub.Address]); n != 1 {
-			t.Errorf("%s got %d messages", sub.Address, n)
-		}
-	}
+	p := waitSent(t, fo, ed.ID)
+	oneEach(t, srv, pop.active)
 	if stats(p.Stats)["email/sent"] != len(pop.active) {
 		t.Errorf("stats %v", p.Stats)
 	}
@@ -334,13 +344,7 @@ func TestFanoutRestartMidway(t *testing.T) {
 
 		newFo := func(rate float64) (*delivery.Fanout, *delivery.SMTPSender) {
 			snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = rate })
-			fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-				c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 30, Workers: 2}}
-				c.Logger = testLogger(t)
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 30, Workers: 2}, nil)
 			return fo, snd
 		}
 		fo1, snd1 := newFo(400)
@@ -364,12 +368,7 @@ func TestFanoutRestartMidway(t *testing.T) {
 			t.Fatalf("Start on a sending edition: %v %v", ok, err)
 		}
 		runFanout(t, fo2)
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		p, err := fo2.Wait(wctx, ed.ID)
-		if err != nil || p.Status != digest.StatusSent {
-			t.Fatalf("Wait: %+v %v", p, err)
-		}
+		waitSent(t, fo2, ed.ID)
 		got := byTo(srv.Messages())
 		for i, sub := range pop.active {
 			want := 1
@@ -393,19 +392,11 @@ func TestFanoutPauseResume(t *testing.T) {
 	srv := startServer(t, 0)
 	b, _ := newBuilder(t, nil)
 	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 300 })
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20, Workers: 1}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20, Workers: 1}, func(c *delivery.FanoutConfig) {
 		c.PausePoll = time.Minute // Resume must wake the snoozed jobs
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-01-08")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
+	startFanout(t, fo, ed.ID)
 	for len(srv.Messages()) < 40 {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -428,18 +419,8 @@ func TestFanoutPauseResume(t *testing.T) {
 	if ok, err := fo.Resume(ctx, ed.ID); err != nil || !ok {
 		t.Fatalf("Resume: %v %v", ok, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second) // well under PausePoll; -race on a busy machine is slow
-	defer cancel()
-	p, err = fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent {
-		t.Fatalf("Wait after resume: %+v %v", p, err)
-	}
-	got := byTo(srv.Messages())
-	for _, sub := range pop.active {
-		if n := len(got[sub.Address]); n != 1 {
-			t.Errorf("%s got %d messages", sub.Address, n)
-		}
-	}
+	waitSent(t, fo, ed.ID) // 30 s: well under PausePoll; -race on a busy machine is slow
+	oneEach(t, srv, pop.active)
 	t.Logf("paused with %d pending after %d sent", p.Pending, n1)
 }
 
@@ -460,20 +441,12 @@ func TestFanoutWaitPendingRetries(t *testing.T) {
 	}
 	b, _ := newBuilder(t, nil)
 	snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 10}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 10}, func(c *delivery.FanoutConfig) {
 		c.RetryBackoff = func(int) time.Duration { return time.Hour }
 		c.RetryWait = time.Minute
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-01-09")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
+	startFanout(t, fo, ed.ID)
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	p, err := fo.Wait(wctx, ed.ID)
@@ -603,22 +576,9 @@ func TestFanoutOutbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: ob, BatchSize: 16}}
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: ob, BatchSize: 16}, nil)
 	ed := createEdition(t, s, "2026-01-11")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
-	p, err := fo.Wait(ctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
+	p := sendAll(t, fo, ed.ID)
 	if st := stats(p.Stats); st["email/sent"] != len(pop.active)-1 || st["email/skipped"] != 1 {
 		t.Errorf("stats %v", st)
 	}
@@ -645,24 +605,12 @@ func TestFanoutOutbox(t *testing.T) {
 
 func TestFanoutNoSubscribers(t *testing.T) {
 	s := storetest.OpenSQLite(t)
-	ctx := context.Background()
 	var calls atomic.Int32
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: &fakeSender{}}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: &fakeSender{}}, func(c *delivery.FanoutConfig) {
 		c.OnFinished = func(context.Context, int64, []delivery.Count) { calls.Add(1) }
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-01-12")
-	runFanout(t, fo)
-	if _, err := fo.Start(ctx, ed.ID); err != nil {
-		t.Fatal(err)
-	}
-	p, err := fo.Wait(ctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
+	sendAll(t, fo, ed.ID)
 	time.Sleep(200 * time.Millisecond)
 	if calls.Load() != 1 {
 		t.Errorf("OnFinished called %d times", calls.Load())
@@ -678,23 +626,13 @@ func TestFanoutTimeSlices(t *testing.T) {
 	srv := startServer(t, 0)
 	b, _ := newBuilder(t, nil)
 	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 400 })
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 100, Workers: 1}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 100, Workers: 1}, func(c *delivery.FanoutConfig) {
 		c.SliceTime = 60 * time.Millisecond
 		c.MaxAttempts = 1
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-01-14")
 	p := sendAll(t, fo, ed.ID)
-	got := byTo(srv.Messages())
-	for _, sub := range pop.active {
-		if n := len(got[sub.Address]); n != 1 {
-			t.Errorf("%s got %d messages", sub.Address, n)
-		}
-	}
+	oneEach(t, srv, pop.active)
 	if st := stats(p.Stats); st["email/sent"] != len(pop.active) {
 		t.Errorf("stats %v", st)
 	}
@@ -713,14 +651,9 @@ func TestFanoutTwoInstances(t *testing.T) {
 		var fos []*delivery.Fanout
 		for range 2 {
 			snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
-			fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-				c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: 20, Workers: 2}}
+			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20, Workers: 2}, func(c *delivery.FanoutConfig) {
 				c.OnFinished = func(context.Context, int64, []delivery.Count) { finished.Add(1) }
-				c.Logger = testLogger(t)
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
+			})
 			runFanout(t, fo)
 			fos = append(fos, fo)
 		}
@@ -738,18 +671,8 @@ func TestFanoutTwoInstances(t *testing.T) {
 		if a, b := <-started, <-started; a == b {
 			t.Fatalf("Start returned %v and %v: want one true", a, b)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		p, err := fos[1].Wait(wctx, ed.ID)
-		if err != nil || p.Status != digest.StatusSent {
-			t.Fatalf("Wait: %+v %v", p, err)
-		}
-		got := byTo(srv.Messages())
-		for _, sub := range pop.active {
-			if n := len(got[sub.Address]); n != 1 {
-				t.Errorf("%s got %d messages", sub.Address, n)
-			}
-		}
+		waitSent(t, fos[1], ed.ID)
+		oneEach(t, srv, pop.active)
 		time.Sleep(300 * time.Millisecond)
 		if n := finished.Load(); n != 1 {
 			t.Errorf("OnFinished called %d times", n)

@@ -115,8 +115,8 @@ func (m *Mailer) Send(ctx context.Context, ml Mail) error {
 	if err != nil {
 		return err
 	}
-	to, _ := addrSpec(ml.To)
-	if err := m.t.SendMessage(ctx, to, msg); err != nil {
+	// Build checked that ml.To is a plain addr-spec.
+	if err := m.t.SendMessage(ctx, ml.To, msg); err != nil {
 		return fmt.Errorf("delivery: mail %q: %w", ml.Subject, err)
 	}
 	return nil
@@ -144,18 +144,14 @@ func (m *Mailer) Build(ml Mail) ([]byte, error) {
 	msg = append(msg, "MIME-Version: 1.0\r\n"...)
 	// RFC 3834 §5: no auto-reply to an automatic message.
 	msg = append(msg, "Auto-Submitted: auto-generated\r\n"...)
-	parts := []struct{ ctype, body string }{{"text/plain", ml.Text}}
-	if ml.HTML != "" {
-		parts = append(parts, struct{ ctype, body string }{"text/html", ml.HTML})
-	}
-	if len(parts) == 1 {
+	if ml.HTML == "" {
 		msg = append(msg, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 		msg, _ = qpEncode(msg, ml.Text, nil)
 		msg = append(msg, "\r\n"...)
 	} else {
 		boundary := "=_dgst_" + id
 		msg = append(msg, "Content-Type: multipart/alternative;\r\n boundary=\""+boundary+"\"\r\n\r\n"...)
-		for _, p := range parts {
+		for _, p := range [...]struct{ ctype, body string }{{"text/plain", ml.Text}, {"text/html", ml.HTML}} {
 			msg = append(msg, "--"+boundary+"\r\nContent-Type: "+p.ctype+"; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 			msg, _ = qpEncode(msg, p.body, nil)
 			msg = append(msg, "\r\n"...)

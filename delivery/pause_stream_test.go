@@ -65,15 +65,10 @@ func TestPauseStopsStreamingBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	snd := &slowStream{sent: map[int64]int{}}
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
-		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: {Sender: snd, BatchSize: n, Workers: 1}}
+	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: n, Workers: 1}, func(c *delivery.FanoutConfig) {
 		c.RecordInterval = 100 * time.Millisecond
 		c.PausePoll = time.Hour // only Resume may wake the batch again
-		c.Logger = testLogger(t)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ed := createEdition(t, s, "2026-02-01")
 	defer runFanout(t, fo)()
 	if _, err := fo.Start(ctx, ed.ID); err != nil {
@@ -96,12 +91,7 @@ func TestPauseStopsStreamingBatch(t *testing.T) {
 	if ok, err := fo.Resume(ctx, ed.ID); err != nil || !ok {
 		t.Fatalf("Resume: %v %v", ok, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	p, err := fo.Wait(wctx, ed.ID)
-	if err != nil || p.Status != digest.StatusSent {
-		t.Fatalf("Wait: %+v %v", p, err)
-	}
+	waitSent(t, fo, ed.ID)
 	snd.mu.Lock()
 	defer snd.mu.Unlock()
 	if len(snd.sent) != n {

@@ -244,7 +244,7 @@ func (s *Store) ListArticles(ctx context.Context, beforeID int64, limit int) ([]
 	if beforeID <= 0 {
 		beforeID = 1<<63 - 1
 	}
-	out, err := s.queryArticles(ctx, `SELECT `+articleColumns+` FROM articles WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+	out, err := queryAll(ctx, s.db, scanArticle, `SELECT `+articleColumns+` FROM articles WHERE id < $1 ORDER BY id DESC LIMIT $2`,
 		beforeID, noLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: list articles: %w", err)
@@ -333,21 +333,4 @@ func (s *Store) CountArticles(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("store: count articles: %w", err)
 	}
 	return n, nil
-}
-
-func (s *Store) queryArticles(ctx context.Context, query string, args ...any) ([]articles.Article, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []articles.Article
-	for rows.Next() {
-		a, err := scanArticle(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }

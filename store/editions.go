@@ -113,21 +113,9 @@ func (s *Store) LatestEdition(ctx context.Context, newsletter string) (digest.Ed
 // ListEditions returns up to limit (≤ 0: all) editions of the newsletter,
 // latest date first.
 func (s *Store) ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+editionColumns+` FROM editions
+	out, err := queryAll(ctx, s.db, scanEdition, `SELECT `+editionColumns+` FROM editions
 		WHERE newsletter = $1 ORDER BY date DESC LIMIT $2`, newsletter, noLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("store: list editions %s: %w", newsletter, err)
-	}
-	defer rows.Close()
-	var out []digest.Edition
-	for rows.Next() {
-		e, err := scanEdition(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list editions %s: %w", newsletter, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list editions %s: %w", newsletter, err)
 	}
 	return out, nil

@@ -44,20 +44,8 @@ func (s *Store) UpsertFeed(ctx context.Context, f articles.Feed) (articles.Feed,
 
 // ListFeeds returns every feed, enabled or not, by id.
 func (s *Store) ListFeeds(ctx context.Context) ([]articles.Feed, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+feedColumns+` FROM feeds ORDER BY id`)
+	out, err := queryAll(ctx, s.db, scanFeed, `SELECT `+feedColumns+` FROM feeds ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("store: list feeds: %w", err)
-	}
-	defer rows.Close()
-	var out []articles.Feed
-	for rows.Next() {
-		f, err := scanFeed(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list feeds: %w", err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list feeds: %w", err)
 	}
 	return out, nil

@@ -23,7 +23,7 @@ func must[T any](t *testing.T) func(v T, err error) T {
 	}
 }
 
-func check(t *testing.T, err error) {
+func check(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,24 @@ type Store struct {
 	closers []func() // extra resources (pgx pools), closed after db
 }
 
+// queryAll runs query on q and returns every row, read by scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // querier is what *sql.DB and *sql.Tx have in common, so that one helper
 // serves both a plain call and a call inside a caller's transaction.
 type querier interface {

@@ -215,7 +215,7 @@ func (s *Store) updateSubscription(ctx context.Context, what string, id int64, q
 // ListSubscriptions returns up to limit (≤ 0: all) subscriptions of every
 // status with ids above afterID, by id.
 func (s *Store) ListSubscriptions(ctx context.Context, afterID int64, limit int) ([]subscribers.Subscription, error) {
-	out, err := s.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+	out, err := queryAll(ctx, s.db, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE id > $1 ORDER BY id LIMIT $2`, afterID, noLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: list subscriptions: %w", err)
@@ -259,7 +259,7 @@ func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel,
 // in [firstID, lastID], by id: one batch of SubscriptionBatches, read when
 // its job runs (so a reader who left in the meantime is not sent to).
 func (s *Store) ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error) {
-	out, err := s.querySubscriptions(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions
+	out, err := queryAll(ctx, s.db, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
 		WHERE channel = $1 AND status = 'active' AND id >= $2 AND id <= $3 ORDER BY id`, string(ch), firstID, lastID)
 	if err != nil {
 		return nil, fmt.Errorf("store: active %s subscriptions %d-%d: %w", ch, firstID, lastID, err)
@@ -292,21 +292,4 @@ func (s *Store) CountSubscriptions(ctx context.Context) (map[subscribers.Channel
 		return nil, fmt.Errorf("store: count subscriptions: %w", err)
 	}
 	return out, nil
-}
-
-func (s *Store) querySubscriptions(ctx context.Context, query string, args ...any) ([]subscribers.Subscription, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []subscribers.Subscription
-	for rows.Next() {
-		sub, err := scanSubscription(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, rows.Err()
 }
