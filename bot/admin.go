@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/digestbot/digestbot/articles"
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/subscribers"
 	"github.com/digestbot/digestbot/telegram"
@@ -77,7 +76,7 @@ func formatCounts(m map[subscribers.Status]int) string {
 }
 
 // formatDeliveries prints sent, failed, bounced and blocked per channel.
-func formatDeliveries(dc []delivery.Count) string {
+func formatDeliveries(dc []digest.DeliveryCount) string {
 	per := map[string]map[string]int{}
 	for _, c := range dc {
 		if per[c.Channel] == nil {
@@ -97,8 +96,8 @@ func formatDeliveries(dc []delivery.Count) string {
 	for _, ch := range names {
 		m := per[ch]
 		fmt.Fprintf(&s, "%s: sent %d, failed %d, bounced %d, blocked %d", tghtml.Escape(ch),
-			m[delivery.StatusSent], m[delivery.StatusFailed], m[string(subscribers.Bounced)], m[string(subscribers.Blocked)])
-		if n := m[delivery.StatusSkipped]; n > 0 {
+			m[digest.DeliverySent], m[digest.DeliveryFailed], m[string(subscribers.Bounced)], m[string(subscribers.Blocked)])
+		if n := m[digest.DeliverySkipped]; n > 0 {
 			fmt.Fprintf(&s, ", skipped %d", n)
 		}
 		s.WriteString("\n")
@@ -137,30 +136,20 @@ func (b *Bot) cmdPreview(ctx context.Context, r request) error {
 }
 
 func (b *Bot) cmdSendNow(ctx context.Context, r request) error {
-	if b.d.Editions == nil || b.d.Fanout == nil {
+	if b.d.Editions == nil || b.d.Publisher == nil {
 		return b.unavailable(ctx, r, "/sendnow")
 	}
-	date := b.d.Editions.Date(b.now())
-	ed, created, err := b.d.Editions.Build(ctx, date)
+	p, err := b.d.Publisher.Publish(ctx, b.d.Editions.Date(b.now()))
 	if errors.Is(err, digest.ErrEmpty) {
 		return b.reply(ctx, r.chat, "Nothing new since the last edition, so there is no edition today.", nil)
 	}
 	if err != nil {
-		return fmt.Errorf("build edition: %w", err)
+		return fmt.Errorf("publish edition: %w", err)
 	}
-	if ed.Status == digest.StatusBuilt {
-		started, err := b.d.Fanout.Start(ctx, ed.ID)
-		if err != nil {
-			return fmt.Errorf("start edition %d: %w", ed.ID, err)
-		}
-		if started {
-			b.log.InfoContext(ctx, "bot: edition started by admin", slog.Int64("edition_id", ed.ID), slog.Int64("user_id", r.user), slog.Bool("built", created))
-			return b.reply(ctx, r.chat, fmt.Sprintf("Sending the edition of %s (%d items). You get a summary when it is done.", tghtml.Escape(ed.Date), len(ed.Items)), nil)
-		}
-		// Someone else started it in the meantime.
-		if ed, err = b.d.Store.GetEdition(ctx, ed.ID); err != nil {
-			return fmt.Errorf("reload edition: %w", err)
-		}
+	ed := p.Edition
+	if p.Started {
+		b.log.InfoContext(ctx, "bot: edition started by admin", slog.Int64("edition_id", ed.ID), slog.Int64("user_id", r.user), slog.Bool("built", p.Built))
+		return b.reply(ctx, r.chat, fmt.Sprintf("Sending the edition of %s (%d items). You get a summary when it is done.", tghtml.Escape(ed.Date), len(ed.Items)), nil)
 	}
 	d := tghtml.Escape(ed.Date)
 	switch ed.Status {

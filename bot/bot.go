@@ -2,14 +2,14 @@
 // commands (SPEC §4 "Telegram commands"). It is transport-agnostic about
 // polling: telegram.Poller calls Bot.HandleUpdate for each update.
 //
-// Wiring (main):
+// Wiring (package app):
 //
 //	client, _ := telegram.New(ctx, telegram.Config{Token: cfg.Telegram.Token, APIEndpoint: cfg.Telegram.APIEndpoint,
 //		RatePerSecond: cfg.Telegram.RatePerSecond, PaidBroadcast: cfg.Telegram.PaidBroadcast, Log: log})
 //	sender := telegram.NewSender(client, telegram.SenderOptions{Render: renderOpts, Log: log})
 //	// delivery.FanoutConfig{Channels: {subscribers.Telegram: {Sender: sender}}, OnFinished: b.EditionFinished, ...}
 //	b, _ := bot.New(bot.Config{...}, bot.Deps{Telegram: client, Digests: sender, Subscriptions: svc, Store: st,
-//		Editions: builder, Fanout: fanout, Importer: importer, Feeds: bot.FeedProbe{Fetcher: fetcher}, Log: log})
+//		Editions: builder, Publisher: publisher, Fanout: fanout, Importer: importer, Feeds: bot.FeedProbe{Fetcher: fetcher}, Log: log})
 //	_ = client.SetCommands(ctx, cfg.Telegram.Admins)
 //	poller := &telegram.Poller{Client: client, State: st, Handle: b.HandleUpdate, Log: log}
 //	go poller.Run(ctx) // returns when ctx ends; then b.Wait()
@@ -29,7 +29,6 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/digestbot/digestbot/articles"
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/subscribers"
 	"github.com/digestbot/digestbot/telegram"
@@ -70,19 +69,19 @@ type Subscriptions interface {
 	UnsubscribeTelegram(ctx context.Context, chatID int64) (subscribers.Subscription, error)
 	SetSectionsByID(ctx context.Context, id int64, sections []string) (subscribers.Subscription, error)
 	LinkEmail(ctx context.Context, address string, sections []string, source string) error
+	MarkBlocked(ctx context.Context, id int64) error
+	MoveChat(ctx context.Context, id int64, address string) error
 }
 
 // Store is what the bot reads and writes directly; *store.Store
 // implements it.
 type Store interface {
 	FindSubscription(ctx context.Context, ch subscribers.Channel, address string) (subscribers.Subscription, error)
-	SetSubscriptionStatus(ctx context.Context, id int64, st subscribers.Status, at time.Time) error
-	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
 
 	GetEdition(ctx context.Context, id int64) (digest.Edition, error)
 	ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error)
-	DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error)
+	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
 
 	ListArticles(ctx context.Context, beforeID int64, limit int) ([]articles.Article, error)
 	UpdateArticle(ctx context.Context, id int64, p articles.Patch) (articles.Article, error)
@@ -96,23 +95,24 @@ type Store interface {
 	SetState(ctx context.Context, key, value string) error
 }
 
-// Editions builds editions; *digest.Builder implements it.
+// Editions previews editions; *digest.Builder implements it.
 type Editions interface {
 	// Date is the newsletter date of t.
 	Date(t time.Time) string
-	// Build returns the edition of date, building and storing it when it
-	// does not exist yet; digest.ErrEmpty when nothing is new and empty
-	// editions are skipped.
-	Build(ctx context.Context, date string) (ed digest.Edition, created bool, err error)
 	// Preview returns the next edition without storing it.
 	Preview(ctx context.Context) (digest.Edition, error)
 }
 
-// Fanout starts, pauses and resumes an edition's delivery;
-// *delivery.Fanout implements it. false: the edition was not in the state
-// the call needs (not built, not sending, not paused).
+// Publisher builds the edition of a date if needed and starts it
+// (/sendnow); *publish.Service implements it.
+type Publisher interface {
+	Publish(ctx context.Context, date string) (digest.Published, error)
+}
+
+// Fanout pauses and resumes an edition's delivery; *delivery.Fanout
+// implements it. false: the edition was not in the state the call needs
+// (not sending, not paused).
 type Fanout interface {
-	Start(ctx context.Context, editionID int64) (bool, error)
 	Pause(ctx context.Context, editionID int64) (bool, error)
 	Resume(ctx context.Context, editionID int64) (bool, error)
 }
@@ -130,7 +130,7 @@ type FeedChecker interface {
 }
 
 // Deps are the bot's collaborators. Telegram, Digests, Subscriptions and
-// Store are required; a nil Editions, Fanout, Importer or Feeds makes the
+// Store are required; a nil Editions, Publisher, Fanout, Importer or Feeds makes the
 // commands that need it answer that the feature is not available.
 type Deps struct {
 	Telegram      Telegram
@@ -138,6 +138,7 @@ type Deps struct {
 	Subscriptions Subscriptions
 	Store         Store
 	Editions      Editions
+	Publisher     Publisher
 	Fanout        Fanout
 	Importer      Importer
 	Feeds         FeedChecker
@@ -397,8 +398,8 @@ func (b *Bot) onMyChatMember(ctx context.Context, u *tgbotapi.ChatMemberUpdated)
 	if sub.Status == subscribers.Blocked || sub.Status == subscribers.Unsubscribed {
 		return nil
 	}
-	if err := b.d.Store.SetSubscriptionStatus(ctx, sub.ID, subscribers.Blocked, b.now()); err != nil {
-		return fmt.Errorf("bot: block subscription %d: %w", sub.ID, err)
+	if err := b.d.Subscriptions.MarkBlocked(ctx, sub.ID); err != nil {
+		return fmt.Errorf("bot: %w", err)
 	}
 	b.log.InfoContext(ctx, "bot: chat blocked the bot, subscription blocked", slog.Int64("subscription_id", sub.ID),
 		slog.Int64("chat_id", u.Chat.ID), slog.String("status", st))
@@ -412,8 +413,8 @@ func (b *Bot) onMigrate(ctx context.Context, from, to int64) error {
 	if err != nil || !found {
 		return err
 	}
-	if err := b.d.Store.SetSubscriptionAddress(ctx, sub.ID, telegram.ChatID(to)); err != nil {
-		return fmt.Errorf("bot: move subscription %d to chat %d: %w", sub.ID, to, err)
+	if err := b.d.Subscriptions.MoveChat(ctx, sub.ID, telegram.ChatID(to)); err != nil {
+		return fmt.Errorf("bot: %w", err)
 	}
 	b.log.InfoContext(ctx, "bot: group migrated", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", from), slog.Int64("new_chat_id", to))
 	return nil

@@ -17,8 +17,8 @@ import (
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/bot"
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/publish"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -28,20 +28,19 @@ import (
 
 // The real implementations satisfy the bot's interfaces: main wires them.
 var (
-	_ bot.Store                                      = (*store.Store)(nil)
-	_ bot.Subscriptions                              = (*subscribers.Service)(nil)
-	_ bot.Editions                                   = (*digest.Builder)(nil)
-	_ bot.Fanout                                     = (*delivery.Fanout)(nil)
-	_ bot.Importer                                   = (*articles.Importer)(nil)
-	_ bot.FeedChecker                                = bot.FeedProbe{}
-	_ bot.Telegram                                   = (*telegram.Client)(nil)
-	_ bot.Digests                                    = (*telegram.Sender)(nil)
-	_ delivery.StreamSender                          = (*telegram.Sender)(nil)
-	_ telegram.StateStore                            = (*store.Store)(nil)
-	_ subscribers.Store                              = (*store.Store)(nil)
-	_ articles.ArticleStore                          = (*store.Store)(nil)
-	_ digest.Store                                   = (*store.Store)(nil)
-	_ func(context.Context, int64, []delivery.Count) = (*bot.Bot)(nil).EditionFinished
+	_ bot.Store                                            = (*store.Store)(nil)
+	_ bot.Subscriptions                                    = (*subscribers.Service)(nil)
+	_ bot.Editions                                         = (*digest.Builder)(nil)
+	_ bot.Publisher                                        = (*publish.Service)(nil)
+	_ bot.Importer                                         = (*articles.Importer)(nil)
+	_ bot.FeedChecker                                      = bot.FeedProbe{}
+	_ bot.Telegram                                         = (*telegram.Client)(nil)
+	_ bot.Digests                                          = (*telegram.Sender)(nil)
+	_ telegram.StateStore                                  = (*store.Store)(nil)
+	_ subscribers.Store                                    = (*store.Store)(nil)
+	_ articles.ArticleStore                                = (*store.Store)(nil)
+	_ digest.Store                                         = (*store.Store)(nil)
+	_ func(context.Context, int64, []digest.DeliveryCount) = (*bot.Bot)(nil).EditionFinished
 )
 
 const (
@@ -75,7 +74,8 @@ func (m *mailer) SendConfirmation(_ context.Context, to, url string) error {
 	return nil
 }
 
-// fanout stands in for delivery.Fanout: it moves the edition's status as
+// fanout stands in for delivery.Fanout (package app checks that the real
+// one fits the bot's interfaces): it moves the edition's status as
 // the real one does and records the calls.
 type fanout struct {
 	st    *store.Store
@@ -166,9 +166,10 @@ func newHarness(t *testing.T) *harness {
 	}, bot.Deps{
 		Telegram: h.client, Digests: h.sender, Subscriptions: svc, Store: h.st,
 		Editions: builder, Fanout: h.fan,
-		Importer: &articles.Importer{Store: h.st, Log: log},
-		Feeds:    bot.FeedProbe{},
-		Log:      log,
+		Publisher: &publish.Service{Builder: builder, Fanout: h.fan, Editions: h.st},
+		Importer:  &articles.Importer{Store: h.st, Log: log},
+		Feeds:     bot.FeedProbe{},
+		Log:       log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -577,10 +578,10 @@ func TestEditionFinished(t *testing.T) {
 	h.srv.AddChat(admin)
 	h.srv.AddChannel(channel, "dailyheadlines")
 	ed := storeEdition(t, h.st, "2026-11-26", digest.StatusSent, item(1, "World", "Channel story"))
-	stats := []delivery.Count{
-		{Channel: "email", Status: delivery.StatusSent, N: 10}, {Channel: "email", Status: "bounced", N: 2},
-		{Channel: "telegram", Status: delivery.StatusSent, N: 5}, {Channel: "telegram", Status: "blocked", N: 1},
-		{Channel: "telegram", Status: delivery.StatusFailed, N: 1},
+	stats := []digest.DeliveryCount{
+		{Channel: "email", Status: digest.DeliverySent, N: 10}, {Channel: "email", Status: "bounced", N: 2},
+		{Channel: "telegram", Status: digest.DeliverySent, N: 5}, {Channel: "telegram", Status: "blocked", N: 1},
+		{Channel: "telegram", Status: digest.DeliveryFailed, N: 1},
 	}
 	h.bot.EditionFinished(ctx, ed.ID, stats)
 	sum := h.srv.Messages(admin)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/telegram"
 	"github.com/digestbot/digestbot/telegram/tghtml"
@@ -22,7 +21,7 @@ import (
 // does not post twice) and sends every admin a summary: sent, failed,
 // bounced and blocked per channel. Failures are logged; one channel or
 // admin failing does not stop the others.
-func (b *Bot) EditionFinished(ctx context.Context, editionID int64, stats []delivery.Count) {
+func (b *Bot) EditionFinished(ctx context.Context, editionID int64, stats []digest.DeliveryCount) {
 	ed, err := b.d.Store.GetEdition(ctx, editionID)
 	if err != nil {
 		b.log.ErrorContext(ctx, "bot: finished edition not found", slog.Int64("edition_id", editionID), slog.String("error", err.Error()))
@@ -41,7 +40,7 @@ func (b *Bot) EditionFinished(ctx context.Context, editionID int64, stats []deli
 }
 
 // Summary is the admins' report of an edition's delivery.
-func (b *Bot) Summary(ed digest.Edition, stats []delivery.Count) string {
+func (b *Bot) Summary(ed digest.Edition, stats []digest.DeliveryCount) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "<b>%s</b> of %s: delivery finished (%d items).\n", tghtml.Escape(b.cfg.Title), tghtml.Escape(ed.Date), len(ed.Items))
 	s.WriteString(formatDeliveries(stats))

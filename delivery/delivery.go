@@ -5,6 +5,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -12,19 +13,12 @@ import (
 	"github.com/digestbot/digestbot/subscribers"
 )
 
-// Delivery status values (SPEC §3).
-const (
-	StatusSent    = "sent"
-	StatusFailed  = "failed"
-	StatusSkipped = "skipped"
-)
-
 // Delivery is the record of one edition sent (or not) to one subscription.
 // (edition, subscription) is unique: a recorded row is never sent again.
 type Delivery struct {
 	EditionID      int64
 	SubscriptionID int64
-	Status         string
+	Status         string // digest.DeliverySent, DeliveryFailed or DeliverySkipped
 	Attempts       int
 	LastError      string
 	SentAt         time.Time
@@ -78,15 +72,6 @@ type Result struct {
 	NewAddress     string // set when the channel moved the address (Telegram group migration)
 }
 
-// Count is one line of an edition's delivery statistics. Status is a
-// delivery status, or "bounced" / "blocked" for failed rows whose
-// subscription ended that way.
-type Count struct {
-	Channel string
-	Status  string
-	N       int
-}
-
 // A ChannelSender delivers one edition to a batch of subscriptions of its
 // channel, one Result per subscription. err != nil means the whole batch
 // failed (server down): nothing is recorded, the job retries.
@@ -102,3 +87,7 @@ type StreamSender interface {
 	ChannelSender
 	SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error
 }
+
+// ErrSenderClosed is the error of a Retry result for a message handed to a
+// sender that is shutting down: the batch yields rather than fails.
+var ErrSenderClosed = errors.New("delivery: sender closed")

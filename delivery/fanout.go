@@ -29,11 +29,17 @@ type Store interface {
 	TransitionEditionTx(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (bool, error)
 	SubscriptionBatches(ctx context.Context, ch subscribers.Channel, size int) ([][2]int64, error)
 	ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error)
-	SetSubscriptionStatus(ctx context.Context, id int64, st subscribers.Status, at time.Time) error
-	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
 	RecordDeliveries(ctx context.Context, ds []Delivery) error
 	RecordedDeliveries(ctx context.Context, editionID, firstID, lastID int64) (map[int64]string, error)
-	DeliveryStats(ctx context.Context, editionID int64) ([]Count, error)
+	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
+}
+
+// Subscriptions changes a subscription as its channel reports it, before
+// the delivery is recorded; *subscribers.Service implements it.
+type Subscriptions interface {
+	MarkBounced(ctx context.Context, id int64) error
+	MarkBlocked(ctx context.Context, id int64) error
+	MoveChat(ctx context.Context, id int64, address string) error
 }
 
 // ChannelConfig tunes the fan-out of one channel.
@@ -53,9 +59,12 @@ type FanoutConfig struct {
 	// channels get jobs.
 	Channels map[subscribers.Channel]ChannelConfig
 
+	// Subscriptions takes the bounces, blocks and moved chats; required.
+	Subscriptions Subscriptions
+
 	// OnFinished is called once per edition, by the one process that marks
 	// it sent, with its delivery statistics (e.g. the admins' summary).
-	OnFinished func(ctx context.Context, editionID int64, stats []Count)
+	OnFinished func(ctx context.Context, editionID int64, stats []digest.DeliveryCount)
 
 	MaxAttempts    int                             // per batch job; 12
 	RetryBackoff   func(attempt int) time.Duration // after failed attempt n; 30s·2^(n-1), at most 30 min, ±10%
@@ -117,6 +126,9 @@ func (f *Fanout) signalFinished() {
 func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	if st == nil {
 		return nil, errors.New("delivery: fan-out needs a store")
+	}
+	if cfg.Subscriptions == nil {
+		return nil, errors.New("delivery: fan-out needs FanoutConfig.Subscriptions")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -571,7 +583,7 @@ func (f *Fanout) recordAbandoned(ctx context.Context, editionID int64) error {
 		var ds []Delivery
 		for _, sub := range subs {
 			if _, ok := rec[sub.ID]; !ok {
-				ds = append(ds, Delivery{EditionID: editionID, SubscriptionID: sub.ID, Status: StatusFailed,
+				ds = append(ds, Delivery{EditionID: editionID, SubscriptionID: sub.ID, Status: digest.DeliveryFailed,
 					Attempts: j.Attempt, LastError: errString(errors.New(why))})
 			}
 		}
@@ -589,9 +601,9 @@ func (f *Fanout) recordAbandoned(ctx context.Context, editionID int64) error {
 
 // Progress is where an edition's delivery stands when Wait returns.
 type Progress struct {
-	Status  string  // the edition's status: sent, sending (retries pending), paused, cancelled
-	Stats   []Count // delivery statistics so far
-	Pending int     // messages not delivered yet (waiting for a retry, or paused)
+	Status  string                 // the edition's status: sent, sending (retries pending), paused, cancelled
+	Stats   []digest.DeliveryCount // delivery statistics so far
+	Pending int                    // messages not delivered yet (waiting for a retry, or paused)
 	// NextRetry is when the earliest waiting batch runs again (zero: none).
 	NextRetry time.Time
 	// Held is the number of batches marked running by another process

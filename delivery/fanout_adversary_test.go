@@ -10,6 +10,7 @@ import (
 
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email/emailtest"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -129,7 +130,7 @@ func TestFanoutTwoProcessesOneDatabase(t *testing.T) {
 		for i, s := range []*store.Store{s1, s2} {
 			snd := &countSender{name: fmt.Sprint("p", i), delay: 200 * time.Microsecond, shared: shared}
 			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 10, Workers: 2}, func(c *delivery.FanoutConfig) {
-				c.OnFinished = func(context.Context, int64, []delivery.Count) { finished.Add(1) }
+				c.OnFinished = func(context.Context, int64, []digest.DeliveryCount) { finished.Add(1) }
 			})
 			runFanout(t, fo)
 			fos = append(fos, fo)
@@ -281,9 +282,9 @@ func TestFanoutLastAttemptRecordsFailed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		pop := populate(t, s, 50)
-		port := freePort(t)
-		b, _ := newBuilder(t, nil)
-		snd := newSMTPSender(t, b, "127.0.0.1", port, nil)
+		port := emailtest.FreePort(t)
+		b, _ := emailtest.NewBuilder(t, nil)
+		snd := emailtest.NewSender(t, b, "127.0.0.1", port, nil)
 		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20}, func(c *delivery.FanoutConfig) {
 			c.MaxAttempts = 2
 		})
@@ -294,7 +295,7 @@ func TestFanoutLastAttemptRecordsFailed(t *testing.T) {
 		}
 		// The server is back; send-now again: the edition is sent, failed
 		// records are final.
-		srv := startServer(t, port)
+		srv := emailtest.Start(t, port)
 		if n, err := fo.RetryNow(ctx, ed.ID); err != nil || n != 0 {
 			t.Errorf("RetryNow: %d %v", n, err)
 		}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/email/emailtest"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -25,8 +27,9 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 // fastFanout is the fan-out configuration of the tests: short polls and
 // backoffs so that retries happen within the test.
-func fastFanout(mod func(*delivery.FanoutConfig)) delivery.FanoutConfig {
+func fastFanout(s *store.Store, mod func(*delivery.FanoutConfig)) delivery.FanoutConfig {
 	cfg := delivery.FanoutConfig{
+		Subscriptions:     &subscribers.Service{Store: s},
 		RetryBackoff:      func(int) time.Duration { return 50 * time.Millisecond },
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 25 * time.Millisecond,
@@ -47,9 +50,9 @@ func fastFanout(mod func(*delivery.FanoutConfig)) delivery.FanoutConfig {
 // email as cc says; mod, when not nil, adjusts the rest.
 func emailFanout(t *testing.T, s *store.Store, cc delivery.ChannelConfig, mod func(*delivery.FanoutConfig)) *delivery.Fanout {
 	t.Helper()
-	fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
+	fo, err := delivery.NewFanout(s, fastFanout(s, func(c *delivery.FanoutConfig) {
 		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Email: cc}
-		c.Logger = testLogger(t)
+		c.Logger = emailtest.Logger(t)
 		if mod != nil {
 			mod(c)
 		}
@@ -110,9 +113,9 @@ func runFanout(t *testing.T, fo *delivery.Fanout) (stop func()) {
 }
 
 // oneEach checks that srv got exactly one message for each of subs.
-func oneEach(t *testing.T, srv *testServer, subs []subscribers.Subscription) {
+func oneEach(t *testing.T, srv *emailtest.Server, subs []subscribers.Subscription) {
 	t.Helper()
-	got := byTo(srv.Messages())
+	got := srv.ByRecipient()
 	for _, sub := range subs {
 		if n := len(got[sub.Address]); n != 1 {
 			t.Errorf("%s got %d messages", sub.Address, n)
@@ -172,7 +175,7 @@ func populate(t *testing.T, s *store.Store, n int) population {
 
 func createEdition(t *testing.T, s *store.Store, date string) digest.Edition {
 	t.Helper()
-	e := testEdition(0, date)
+	e := emailtest.Edition(0, date)
 	e.ID = 0
 	ed, created, err := s.CreateEdition(context.Background(), e)
 	if err != nil || !created {
@@ -181,7 +184,7 @@ func createEdition(t *testing.T, s *store.Store, date string) digest.Edition {
 	return ed
 }
 
-func stats(cs []delivery.Count) map[string]int {
+func stats(cs []digest.DeliveryCount) map[string]int {
 	m := map[string]int{}
 	for _, c := range cs {
 		m[c.Channel+"/"+c.Status] += c.N
@@ -192,12 +195,12 @@ func stats(cs []delivery.Count) map[string]int {
 // transientServer answers 451 to about a fifth of the DATA commands,
 // deterministically by a hash of the recipient and its attempt number, and
 // 550 to RCPT of the addresses bounce picks.
-func transientServer(t *testing.T, port int, bounce func(string) bool) *testServer {
-	srv := startServer(t, port)
+func transientServer(t *testing.T, port int, bounce func(string) bool) *emailtest.Server {
+	srv := emailtest.Start(t, port)
 	var attempts sync.Map
 	srv.OnRcpt = func(to string) error {
 		if bounce != nil && bounce(to) {
-			return smtpErr(550, "5.1.1 mailbox unavailable")
+			return emailtest.Err(550, "5.1.1 mailbox unavailable")
 		}
 		return nil
 	}
@@ -206,7 +209,7 @@ func transientServer(t *testing.T, port int, bounce func(string) bool) *testServ
 		h := fnv.New32a()
 		fmt.Fprintf(h, "%s/%d", to[0], v.(*atomic.Int32).Add(1))
 		if h.Sum32()%5 == 0 {
-			return smtpErr(451, "4.7.1 please try again")
+			return emailtest.Err(451, "4.7.1 please try again")
 		}
 		return nil
 	}
@@ -219,13 +222,13 @@ func TestFanoutExactlyOnce(t *testing.T) {
 		pop := populate(t, s, 300)
 		bounce := func(addr string) bool { return strings.HasSuffix(addr, "7@example.org") }
 		srv := transientServer(t, 0, bounce)
-		b, tokens := newBuilder(t, nil)
-		snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
+		b, tokens := emailtest.NewBuilder(t, nil)
+		snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
 		var finished atomic.Int32
 		var finishedMu sync.Mutex
-		var finishedStats []delivery.Count
+		var finishedStats []digest.DeliveryCount
 		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 40}, func(c *delivery.FanoutConfig) {
-			c.OnFinished = func(_ context.Context, id int64, st []delivery.Count) {
+			c.OnFinished = func(_ context.Context, id int64, st []digest.DeliveryCount) {
 				finishedMu.Lock()
 				finishedStats = st
 				finishedMu.Unlock()
@@ -242,7 +245,7 @@ func TestFanoutExactlyOnce(t *testing.T) {
 		}
 		p := waitSent(t, fo, ed.ID)
 
-		got := byTo(srv.Messages())
+		got := srv.ByRecipient()
 		nBounced := 0
 		for _, sub := range pop.active {
 			want := 1
@@ -257,7 +260,7 @@ func TestFanoutExactlyOnce(t *testing.T) {
 			if n := len(got[sub.Address]); n != want {
 				t.Errorf("%s got %d messages, want %d", sub.Address, n, want)
 			} else if want == 1 {
-				checkDigest(t, tokens, got[sub.Address][0].Data, sub)
+				emailtest.CheckDigest(t, tokens, got[sub.Address][0].Data, sub)
 			}
 		}
 		for _, sub := range append(pop.pending, pop.unsubscribed...) {
@@ -295,9 +298,9 @@ func TestFanoutServerDownThenUp(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	pop := populate(t, s, 120)
-	port := freePort(t)
-	b, _ := newBuilder(t, nil)
-	snd := newSMTPSender(t, b, "127.0.0.1", port, nil)
+	port := emailtest.FreePort(t)
+	b, _ := emailtest.NewBuilder(t, nil)
+	snd := emailtest.NewSender(t, b, "127.0.0.1", port, nil)
 	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25}, func(c *delivery.FanoutConfig) {
 		c.RetryBackoff = func(int) time.Duration { return 200 * time.Millisecond }
 	})
@@ -314,7 +317,7 @@ func TestFanoutServerDownThenUp(t *testing.T) {
 	if cur, _ := s.GetEdition(ctx, ed.ID); cur.Status != digest.StatusSending {
 		t.Fatalf("edition %s while the server is down", cur.Status)
 	}
-	srv := startServer(t, port)
+	srv := emailtest.Start(t, port)
 	p := waitSent(t, fo, ed.ID)
 	oneEach(t, srv, pop.active)
 	if stats(p.Stats)["email/sent"] != len(pop.active) {
@@ -329,21 +332,21 @@ func TestFanoutRestartMidway(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		pop := populate(t, s, 400)
-		srv := startServer(t, 0)
-		b, _ := newBuilder(t, nil)
+		srv := emailtest.Start(t, 0)
+		b, _ := emailtest.NewBuilder(t, nil)
 		ed := createEdition(t, s, "2026-01-07")
 
 		// A previous run recorded the first 50 as sent.
 		var pre []delivery.Delivery
 		for _, sub := range pop.active[:50] {
-			pre = append(pre, delivery.Delivery{EditionID: ed.ID, SubscriptionID: sub.ID, Status: delivery.StatusSent, Attempts: 1, SentAt: time.Now()})
+			pre = append(pre, delivery.Delivery{EditionID: ed.ID, SubscriptionID: sub.ID, Status: digest.DeliverySent, Attempts: 1, SentAt: time.Now()})
 		}
 		if err := s.RecordDeliveries(ctx, pre); err != nil {
 			t.Fatal(err)
 		}
 
-		newFo := func(rate float64) (*delivery.Fanout, *delivery.SMTPSender) {
-			snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = rate })
+		newFo := func(rate float64) (*delivery.Fanout, *email.SMTPSender) {
+			snd := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.RatePerSecond = rate })
 			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 30, Workers: 2}, nil)
 			return fo, snd
 		}
@@ -369,7 +372,7 @@ func TestFanoutRestartMidway(t *testing.T) {
 		}
 		runFanout(t, fo2)
 		waitSent(t, fo2, ed.ID)
-		got := byTo(srv.Messages())
+		got := srv.ByRecipient()
 		for i, sub := range pop.active {
 			want := 1
 			if i < 50 {
@@ -389,9 +392,9 @@ func TestFanoutPauseResume(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	pop := populate(t, s, 300)
-	srv := startServer(t, 0)
-	b, _ := newBuilder(t, nil)
-	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 300 })
+	srv := emailtest.Start(t, 0)
+	b, _ := emailtest.NewBuilder(t, nil)
+	snd := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.RatePerSecond = 300 })
 	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20, Workers: 1}, func(c *delivery.FanoutConfig) {
 		c.PausePoll = time.Minute // Resume must wake the snoozed jobs
 	})
@@ -430,17 +433,17 @@ func TestFanoutWaitPendingRetries(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	ctx := context.Background()
 	pop := populate(t, s, 50)
-	srv := startServer(t, 0)
+	srv := emailtest.Start(t, 0)
 	var refuse atomic.Bool
 	refuse.Store(true)
 	srv.OnRcpt = func(to string) error {
 		if refuse.Load() && strings.HasSuffix(to, "3@example.org") {
-			return smtpErr(452, "4.2.2 mailbox full")
+			return emailtest.Err(452, "4.2.2 mailbox full")
 		}
 		return nil
 	}
-	b, _ := newBuilder(t, nil)
-	snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
+	b, _ := emailtest.NewBuilder(t, nil)
+	snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
 	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 10}, func(c *delivery.FanoutConfig) {
 		c.RetryBackoff = func(int) time.Duration { return time.Hour }
 		c.RetryWait = time.Minute
@@ -489,9 +492,9 @@ func TestFanoutChunkedSenderOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		fake := &fakeSender{}
-		fo, err := delivery.NewFanout(s, fastFanout(func(c *delivery.FanoutConfig) {
+		fo, err := delivery.NewFanout(s, fastFanout(s, func(c *delivery.FanoutConfig) {
 			c.Channels = map[subscribers.Channel]delivery.ChannelConfig{subscribers.Telegram: {Sender: fake, BatchSize: 25}}
-			c.Logger = testLogger(t)
+			c.Logger = emailtest.Logger(t)
 		}))
 		if err != nil {
 			t.Fatal(err)
@@ -571,8 +574,8 @@ func TestFanoutOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "outbox")
-	b, tokens := newBuilder(t, nil)
-	ob, err := delivery.NewOutboxSender(dir, b, testLogger(t))
+	b, tokens := emailtest.NewBuilder(t, nil)
+	ob, err := email.NewOutboxSender(dir, b, emailtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,7 +602,7 @@ func TestFanoutOutbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkDigest(t, tokens, data, sub)
+		emailtest.CheckDigest(t, tokens, data, sub)
 	}
 }
 
@@ -607,7 +610,7 @@ func TestFanoutNoSubscribers(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	var calls atomic.Int32
 	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: &fakeSender{}}, func(c *delivery.FanoutConfig) {
-		c.OnFinished = func(context.Context, int64, []delivery.Count) { calls.Add(1) }
+		c.OnFinished = func(context.Context, int64, []digest.DeliveryCount) { calls.Add(1) }
 	})
 	ed := createEdition(t, s, "2026-01-12")
 	sendAll(t, fo, ed.ID)
@@ -623,9 +626,9 @@ func TestFanoutNoSubscribers(t *testing.T) {
 func TestFanoutTimeSlices(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	pop := populate(t, s, 120)
-	srv := startServer(t, 0)
-	b, _ := newBuilder(t, nil)
-	snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 400 })
+	srv := emailtest.Start(t, 0)
+	b, _ := emailtest.NewBuilder(t, nil)
+	snd := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.RatePerSecond = 400 })
 	fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 100, Workers: 1}, func(c *delivery.FanoutConfig) {
 		c.SliceTime = 60 * time.Millisecond
 		c.MaxAttempts = 1
@@ -645,14 +648,14 @@ func TestFanoutTwoInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		pop := populate(t, s, 300)
-		srv := startServer(t, 0)
-		b, _ := newBuilder(t, nil)
+		srv := emailtest.Start(t, 0)
+		b, _ := emailtest.NewBuilder(t, nil)
 		var finished atomic.Int32
 		var fos []*delivery.Fanout
 		for range 2 {
-			snd := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
+			snd := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.Connections = 2 })
 			fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 20, Workers: 2}, func(c *delivery.FanoutConfig) {
-				c.OnFinished = func(context.Context, int64, []delivery.Count) { finished.Add(1) }
+				c.OnFinished = func(context.Context, int64, []digest.DeliveryCount) { finished.Add(1) }
 			})
 			runFanout(t, fo)
 			fos = append(fos, fo)

@@ -103,9 +103,10 @@ func withHardDeadline(ctx context.Context, d time.Time) context.Context {
 	return context.WithValue(ctx, hardDeadlineKey{}, d)
 }
 
-// hardDeadline is the time by which a sender must have given up on the
-// messages of ctx still in flight (zero: none).
-func hardDeadline(ctx context.Context) time.Time {
+// HardDeadline is the time by which a sender must have given up on the
+// messages of ctx still in flight (zero: none): a sender finishes what is
+// on the wire after the slice ends (ctx.Done), but not past this.
+func HardDeadline(ctx context.Context) time.Time {
 	d, _ := ctx.Value(hardDeadlineKey{}).(time.Time)
 	return d
 }
@@ -410,39 +411,39 @@ func (r *recorder) flush(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	st, now := r.f.st, r.f.now()
+	st, subs, now := r.f.st, r.f.cfg.Subscriptions, r.f.now()
 	ds := make([]Delivery, 0, len(r.pending))
 	for _, res := range r.pending {
 		if res.NewAddress != "" {
-			if err := st.SetSubscriptionAddress(ctx, res.SubscriptionID, res.NewAddress); err != nil {
+			if err := subs.MoveChat(ctx, res.SubscriptionID, res.NewAddress); err != nil {
 				r.log.Warn("cannot update address", slog.Int64("subscription_id", res.SubscriptionID), slog.String("error", err.Error()))
 			}
 		}
 		d := Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt, LastError: errString(res.Err)}
 		switch res.Outcome {
 		case Sent:
-			d.Status, d.SentAt = StatusSent, now
+			d.Status, d.SentAt = digest.DeliverySent, now
 		case Skipped:
-			d.Status = StatusSkipped
+			d.Status = digest.DeliverySkipped
 		case Retry:
 			if !r.final || unsent(res.Err) {
 				continue // not recorded: tried again (only an address update)
 			}
-			d.Status = StatusFailed
+			d.Status = digest.DeliveryFailed
 			d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
 		case Bounced, Blocked:
 			// The status first: should the record be lost, the address is
 			// still never written to again.
-			stt := subscribers.Bounced
+			mark := subs.MarkBounced
 			if res.Outcome == Blocked {
-				stt = subscribers.Blocked
+				mark = subs.MarkBlocked
 			}
-			if err := st.SetSubscriptionStatus(ctx, res.SubscriptionID, stt, now); err != nil {
-				return fmt.Errorf("delivery: mark subscription %d %s: %w", res.SubscriptionID, stt, err)
+			if err := mark(ctx, res.SubscriptionID); err != nil {
+				return fmt.Errorf("delivery: %w", err)
 			}
-			d.Status = StatusFailed
+			d.Status = digest.DeliveryFailed
 		default:
-			d.Status = StatusFailed
+			d.Status = digest.DeliveryFailed
 		}
 		ds = append(ds, d)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
+	"github.com/digestbot/digestbot/internal/fakeclock"
 )
 
 // fakeStore is the Store of the digest tests: maps behind a mutex, with the
@@ -113,25 +114,7 @@ func (s *fakeStore) dates(newsletter string) []string {
 	return ds
 }
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func newTestBuilder(s Store, c *clock, o Options) *Builder {
+func newTestBuilder(s Store, c *fakeclock.Clock, o Options) *Builder {
 	b := NewBuilder(s, o, nil)
 	b.Now = c.Now
 	return b
@@ -154,7 +137,7 @@ func TestBuildWindows(t *testing.T) {
 	}
 	day1 := time.Date(2023, 9, 13, 7, 0, 0, 0, ny)
 	s := newFakeStore()
-	c := &clock{t: day1}
+	c := fakeclock.New(day1)
 	b := newTestBuilder(s, c, Options{Title: "Daily Headlines", Location: ny, MaxAge: DefaultMaxAge, SkipEmpty: true})
 	story := func(id int64, title string, pub, ingested time.Time) articles.Article {
 		return articles.Article{ID: id, Source: fmt.Sprintf("Outlet %d", id), Title: title, PublishedAt: pub, IngestedAt: ingested}
@@ -217,7 +200,7 @@ func TestBuildMaxAgeBoundsTheQuery(t *testing.T) {
 	// The previous edition is a month old.
 	s.CreateEdition(ctx, Edition{Newsletter: DefaultNewsletter, Date: "2023-08-13", CutoffTo: now.AddDate(0, -1, 0)})
 	s.add(articles.Article{ID: 1, Title: "Recent", PublishedAt: now.Add(-time.Hour), IngestedAt: now.Add(-time.Hour)})
-	b := newTestBuilder(s, &clock{t: now}, Options{MaxAge: 36 * time.Hour})
+	b := newTestBuilder(s, fakeclock.New(now), Options{MaxAge: 36 * time.Hour})
 	e, err := b.Preview(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +229,7 @@ func TestBuildEmpty(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2023, 9, 13, 7, 0, 0, 0, time.UTC)
 	s := newFakeStore()
-	b := newTestBuilder(s, &clock{t: now}, Options{SkipEmpty: true})
+	b := newTestBuilder(s, fakeclock.New(now), Options{SkipEmpty: true})
 	_, created, err := b.Build(ctx, "2023-09-13")
 	if !errors.Is(err, ErrEmpty) || created || s.creates != 0 {
 		t.Fatalf("skip_empty: created %v err %v stored %d", created, err, s.creates)
@@ -259,7 +242,7 @@ func TestBuildEmpty(t *testing.T) {
 }
 
 func TestBuildBadDate(t *testing.T) {
-	b := newTestBuilder(newFakeStore(), &clock{t: time.Now()}, Options{})
+	b := newTestBuilder(newFakeStore(), fakeclock.New(time.Now()), Options{})
 	for _, d := range []string{"", "2023-9-13", "13/09/2023", "2023-02-30"} {
 		if _, _, err := b.Build(context.Background(), d); err == nil {
 			t.Errorf("Build(%q) accepted", d)
@@ -272,7 +255,7 @@ func TestPreview(t *testing.T) {
 	now := time.Date(2023, 9, 13, 9, 0, 0, 0, time.UTC)
 	s := newFakeStore()
 	s.add(articles.Article{ID: 1, Title: "News", PublishedAt: now.Add(-time.Hour), IngestedAt: now.Add(-time.Hour)})
-	c := &clock{t: now}
+	c := fakeclock.New(now)
 	b := newTestBuilder(s, c, Options{SkipEmpty: true})
 
 	p, err := b.Preview(ctx)
@@ -303,7 +286,7 @@ func TestBuildRace(t *testing.T) {
 	ids := make([]int64, 8)
 	for i := range ids {
 		wg.Go(func() {
-			b := newTestBuilder(s, &clock{t: now}, Options{})
+			b := newTestBuilder(s, fakeclock.New(now), Options{})
 			e, _, err := b.Build(ctx, "2023-09-13")
 			if err != nil {
 				t.Error(err)

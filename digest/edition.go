@@ -52,3 +52,19 @@ type Item struct {
 
 // ErrNotFound is returned when an edition does not exist.
 var ErrNotFound = errors.New("edition not found")
+
+// Delivery status values of one edition to one subscription (SPEC §3).
+const (
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+	DeliverySkipped = "skipped"
+)
+
+// DeliveryCount is one line of an edition's delivery statistics. Status is
+// a delivery status, or "bounced" / "blocked" for failed rows whose
+// subscription ended that way.
+type DeliveryCount struct {
+	Channel string
+	Status  string
+	N       int
+}

@@ -29,22 +29,35 @@ import (
 // have done (RunDue): a run missed while the process was down is made up on
 // the same date, at start.
 type Scheduler struct {
-	Builder  *Builder
-	Schedule cron.Schedule  // from ParseSchedule
-	Location *time.Location // newsletter.timezone
-	// OnBuilt is called after a run found its edition still in status built:
-	// just created, or left unsent by a crash between building and fan-out.
-	// It must be idempotent (the fan-out moves the edition from built to
-	// sending with a compare-and-set); nil does nothing.
-	OnBuilt func(ctx context.Context, e Edition)
-	Log     *slog.Logger
-	// Now is the clock of scheduled runs; the Builder's when nil.
+	// Publisher builds the edition of a date unless it exists and starts
+	// its delivery while it is still built (publish.Service).
+	Publisher Publisher
+	Schedule  cron.Schedule  // from ParseSchedule
+	Location  *time.Location // newsletter.timezone
+	Log       *slog.Logger
+	// Now is the clock of scheduled runs; time.Now when nil.
 	Now func() time.Time
 }
 
+// A Publisher makes the edition of a newsletter date go out: it builds the
+// edition unless it exists, and starts its delivery while it is still
+// built (just created, or left unsent by a crash between building and
+// fan-out). Starting is a compare-and-set, so a second call, a second
+// instance or a restart starts nothing twice. publish.Service implements it.
+type Publisher interface {
+	Publish(ctx context.Context, date string) (Published, error)
+}
+
+// Published is what one Publish call did.
+type Published struct {
+	Edition Edition // as it is after the call
+	Built   bool    // this call built and stored it
+	Started bool    // this call started its delivery
+}
+
 // NewScheduler returns a Scheduler running spec (a standard five-field cron
-// spec or a descriptor such as @daily) in loc for b. log may be nil.
-func NewScheduler(b *Builder, spec string, loc *time.Location, log *slog.Logger) (*Scheduler, error) {
+// spec or a descriptor such as @daily) in loc for p. log may be nil.
+func NewScheduler(p Publisher, spec string, loc *time.Location, log *slog.Logger) (*Scheduler, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -55,14 +68,14 @@ func NewScheduler(b *Builder, spec string, loc *time.Location, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{Builder: b, Schedule: sched, Location: loc, Log: log}, nil
+	return &Scheduler{Publisher: p, Schedule: sched, Location: loc, Log: log}, nil
 }
 
 func (s *Scheduler) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
-	return s.Builder.now()
+	return time.Now()
 }
 
 func (s *Scheduler) location() *time.Location {
@@ -83,8 +96,8 @@ func (s *Scheduler) log() *slog.Logger {
 // is done, and waits for a run in progress to finish (it sees ctx cancelled).
 // A failed catch-up is logged, not fatal: the next scheduled run retries.
 func (s *Scheduler) Run(ctx context.Context) error {
-	if s.Schedule == nil || s.Builder == nil {
-		return errors.New("digest: scheduler: no schedule or builder")
+	if s.Schedule == nil || s.Publisher == nil {
+		return errors.New("digest: scheduler: no schedule or publisher")
 	}
 	s.runLogged(ctx, "catch_up")
 
@@ -112,7 +125,8 @@ func jobWrappers(l cron.Logger) []cron.JobWrapper {
 }
 
 func (s *Scheduler) runLogged(ctx context.Context, trigger string) {
-	e, created, err := s.RunDue(ctx, s.now())
+	p, err := s.RunDue(ctx, s.now())
+	e, created := p.Edition, p.Built
 	log := s.log()
 	switch {
 	case errors.Is(err, ErrEmpty):
@@ -122,29 +136,20 @@ func (s *Scheduler) runLogged(ctx context.Context, trigger string) {
 	case e.Date != "":
 		log.InfoContext(ctx, "digest: run done", slog.String("trigger", trigger),
 			slog.String("date", e.Date), slog.Int64("edition_id", e.ID), slog.Bool("created", created),
-			slog.String("status", e.Status))
+			slog.String("status", e.Status), slog.Bool("started", p.Started))
 	}
 }
 
 // RunDue does what the latest scheduled time at or before now on now's
-// newsletter date calls for: it builds that date's edition unless it exists
-// and, while the edition is still in status built, calls OnBuilt. Before
-// the day's first scheduled time it does nothing and returns a zero Edition.
+// newsletter date calls for: it publishes that date's edition. Before the
+// day's first scheduled time it does nothing and returns a zero Published.
 // Scheduled runs and the catch-up at start both come here.
-func (s *Scheduler) RunDue(ctx context.Context, now time.Time) (Edition, bool, error) {
+func (s *Scheduler) RunDue(ctx context.Context, now time.Time) (Published, error) {
 	due, ok := Due(s.Schedule, s.location(), now)
 	if !ok {
-		return Edition{}, false, nil
+		return Published{}, nil
 	}
-	date := due.In(s.location()).Format(DateLayout)
-	e, created, err := s.Builder.Build(ctx, date)
-	if err != nil {
-		return Edition{}, false, err
-	}
-	if s.OnBuilt != nil && e.Status == StatusBuilt {
-		s.OnBuilt(ctx, e)
-	}
-	return e, created, nil
+	return s.Publisher.Publish(ctx, due.In(s.location()).Format(DateLayout))
 }
 
 // Due returns the latest time of sched at or before now that falls on now's

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digestbot/digestbot/internal/fakeclock"
 	"github.com/robfig/cron/v3"
 )
 
@@ -112,23 +113,41 @@ func (s *fakeStore) markSending(id int64) {
 
 type yearRun struct {
 	store   *fakeStore
+	builder *Builder
 	sched   *Scheduler
-	clock   *clock
-	onBuilt map[string]int // date → OnBuilt calls
+	clock   *fakeclock.Clock
+	onBuilt map[string]int // date → fan-outs started
+	started chan Edition   // when set, receives each edition started
+}
+
+// Publish is publish.Service's contract over the fake store: build unless
+// stored, start (built → sending) while built.
+func (r *yearRun) Publish(ctx context.Context, date string) (Published, error) {
+	e, created, err := r.builder.Build(ctx, date)
+	if err != nil {
+		return Published{}, err
+	}
+	p := Published{Edition: e, Built: created}
+	if e.Status == StatusBuilt {
+		r.onBuilt[e.Date]++
+		r.store.markSending(e.ID)
+		p.Started, p.Edition.Status = true, StatusSending
+		if r.started != nil {
+			r.started <- p.Edition
+		}
+	}
+	return p, nil
 }
 
 func newYearRun(t *testing.T, loc *time.Location, spec string) *yearRun {
-	r := &yearRun{store: newFakeStore(), clock: &clock{}, onBuilt: map[string]int{}}
+	r := &yearRun{store: newFakeStore(), clock: fakeclock.New(time.Time{}), onBuilt: map[string]int{}}
 	// Empty editions too: the test is about dates, not articles.
-	b := newTestBuilder(r.store, r.clock, Options{Location: loc})
-	s, err := NewScheduler(b, spec, loc, nil)
+	r.builder = newTestBuilder(r.store, r.clock, Options{Location: loc})
+	s, err := NewScheduler(r, spec, loc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.OnBuilt = func(ctx context.Context, e Edition) {
-		r.onBuilt[e.Date]++
-		r.store.markSending(e.ID)
-	}
+	s.Now = r.clock.Now
 	r.sched = s
 	return r
 }
@@ -137,7 +156,7 @@ func newYearRun(t *testing.T, loc *time.Location, spec string) *yearRun {
 func (r *yearRun) run(t *testing.T, at time.Time) {
 	t.Helper()
 	r.clock.Set(at)
-	if _, _, err := r.sched.RunDue(context.Background(), at); err != nil {
+	if _, err := r.sched.RunDue(context.Background(), at); err != nil {
 		t.Fatalf("run at %v: %v", at, err)
 	}
 }
@@ -249,7 +268,7 @@ func TestRestartAfterMissedRun(t *testing.T) {
 	}
 	// Crash between building and fan-out: the restart resumes the fan-out.
 	r.clock.Set(at(14, 7, 0))
-	if _, _, err := r.sched.Builder.Build(ctx, "2023-09-14"); err != nil {
+	if _, _, err := r.builder.Build(ctx, "2023-09-14"); err != nil {
 		t.Fatal(err)
 	}
 	r.run(t, at(14, 7, 5))
@@ -275,11 +294,7 @@ func TestSchedulerRun(t *testing.T) {
 	r := newYearRun(t, ny, "0 7 * * *")
 	r.clock.Set(time.Date(2023, 9, 13, 9, 30, 0, 0, ny))
 	built := make(chan Edition, 1)
-	on := r.sched.OnBuilt
-	r.sched.OnBuilt = func(ctx context.Context, e Edition) {
-		on(ctx, e)
-		built <- e
-	}
+	r.started = built
 	var logs bytes.Buffer
 	r.sched.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())

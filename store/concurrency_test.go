@@ -85,7 +85,7 @@ func TestConcurrentWritersAndRiver(t *testing.T) {
 					_, _, err := s.UpsertArticle(ctx, articles.Article{URL: fmt.Sprint("https://a.example/", n), Title: "t"})
 					errc <- err
 					errc <- s.RecordDeliveries(ctx, []delivery.Delivery{{EditionID: e.ID, SubscriptionID: subIDs[w][i],
-						Status: delivery.StatusSent, Attempts: 1, SentAt: time.Now()}})
+						Status: digest.DeliverySent, Attempts: 1, SentAt: time.Now()}})
 					// A job inserted in the same transaction as our write.
 					errc <- s.InTx(ctx, func(tx *sql.Tx) error {
 						if _, err := client.InsertTx(ctx, tx, touchArgs{N: n}, nil); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/digest"
 )
 
 // deliveryInsertChunk rows per INSERT in RecordDeliveries (6 arguments a row).
@@ -97,7 +98,7 @@ func (s *Store) RecordedDeliveries(ctx context.Context, editionID, firstID, last
 // DeliveryStats counts the edition's delivery records per channel and
 // status, ordered by both. A failed record whose subscription is now
 // bounced or blocked counts under that status instead of failed.
-func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error) {
+func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT channel, st, COUNT(*) FROM (
 			SELECT sub.channel AS channel,
 				CASE WHEN d.status = 'failed' AND sub.status IN ('bounced', 'blocked') THEN sub.status
@@ -109,9 +110,9 @@ func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]delivery.
 		return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
 	}
 	defer rows.Close()
-	var out []delivery.Count
+	var out []digest.DeliveryCount
 	for rows.Next() {
-		var c delivery.Count
+		var c digest.DeliveryCount
 		if err := rows.Scan(&c.Channel, &c.Status, &c.N); err != nil {
 			return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
 		}

@@ -30,12 +30,12 @@ func TestDeliveries(t *testing.T) {
 		}
 
 		check(t, s.RecordDeliveries(ctx, []delivery.Delivery{
-			{EditionID: e.ID, SubscriptionID: ids[0], Status: delivery.StatusSent, Attempts: 1, SentAt: t0},
-			{EditionID: e.ID, SubscriptionID: ids[1], Status: delivery.StatusFailed, Attempts: 1, LastError: "550 no such user"},
-			{EditionID: e.ID, SubscriptionID: ids[2], Status: delivery.StatusFailed, Attempts: 1, LastError: "bug"},
-			{EditionID: e.ID, SubscriptionID: ids[3], Status: delivery.StatusSkipped},
-			{EditionID: e.ID, SubscriptionID: ids[4], Status: delivery.StatusFailed, Attempts: 2, LastError: "403 blocked"},
-			{EditionID: e.ID, SubscriptionID: ids[5], Status: delivery.StatusFailed, Attempts: 1, LastError: "x"},
+			{EditionID: e.ID, SubscriptionID: ids[0], Status: digest.DeliverySent, Attempts: 1, SentAt: t0},
+			{EditionID: e.ID, SubscriptionID: ids[1], Status: digest.DeliveryFailed, Attempts: 1, LastError: "550 no such user"},
+			{EditionID: e.ID, SubscriptionID: ids[2], Status: digest.DeliveryFailed, Attempts: 1, LastError: "bug"},
+			{EditionID: e.ID, SubscriptionID: ids[3], Status: digest.DeliverySkipped},
+			{EditionID: e.ID, SubscriptionID: ids[4], Status: digest.DeliveryFailed, Attempts: 2, LastError: "403 blocked"},
+			{EditionID: e.ID, SubscriptionID: ids[5], Status: digest.DeliveryFailed, Attempts: 1, LastError: "x"},
 		}))
 		check(t, s.SetSubscriptionStatus(ctx, ids[1], subscribers.Bounced, t0))
 		check(t, s.SetSubscriptionStatus(ctx, ids[4], subscribers.Blocked, t0))
@@ -43,9 +43,9 @@ func TestDeliveries(t *testing.T) {
 		// Upsert: a failed row becomes sent; a sent row stays sent; the same
 		// pair twice in a batch keeps the last.
 		check(t, s.RecordDeliveries(ctx, []delivery.Delivery{
-			{EditionID: e.ID, SubscriptionID: ids[5], Status: delivery.StatusFailed, Attempts: 2, LastError: "y"},
-			{EditionID: e.ID, SubscriptionID: ids[5], Status: delivery.StatusSent, Attempts: 3, SentAt: t0},
-			{EditionID: e.ID, SubscriptionID: ids[0], Status: delivery.StatusFailed, Attempts: 2, LastError: "late"},
+			{EditionID: e.ID, SubscriptionID: ids[5], Status: digest.DeliveryFailed, Attempts: 2, LastError: "y"},
+			{EditionID: e.ID, SubscriptionID: ids[5], Status: digest.DeliverySent, Attempts: 3, SentAt: t0},
+			{EditionID: e.ID, SubscriptionID: ids[0], Status: digest.DeliveryFailed, Attempts: 2, LastError: "late"},
 		}))
 
 		rec := must[map[int64]string](t)(s.RecordedDeliveries(ctx, e.ID, ids[0], ids[5]))
@@ -61,8 +61,8 @@ func TestDeliveries(t *testing.T) {
 			t.Fatalf("other edition: %v", rec)
 		}
 
-		stats := must[[]delivery.Count](t)(s.DeliveryStats(ctx, e.ID))
-		wantStats := []delivery.Count{
+		stats := must[[]digest.DeliveryCount](t)(s.DeliveryStats(ctx, e.ID))
+		wantStats := []digest.DeliveryCount{
 			{Channel: "email", Status: "bounced", N: 1},
 			{Channel: "email", Status: "failed", N: 1},
 			{Channel: "email", Status: "sent", N: 1},
@@ -90,15 +90,15 @@ func TestRecordDeliveriesLargeBatch(t *testing.T) {
 		all := must[[]subscribers.Subscription](t)(s.ListSubscriptions(ctx, 0, 0))
 		var ds []delivery.Delivery
 		for _, sub := range all {
-			ds = append(ds, delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: delivery.StatusSent, Attempts: 1, SentAt: t0})
+			ds = append(ds, delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: digest.DeliverySent, Attempts: 1, SentAt: t0})
 		}
 		check(t, s.RecordDeliveries(ctx, ds))
-		stats := must[[]delivery.Count](t)(s.DeliveryStats(ctx, e.ID))
+		stats := must[[]digest.DeliveryCount](t)(s.DeliveryStats(ctx, e.ID))
 		if len(stats) != 1 || stats[0].N != 2500 {
 			t.Fatalf("stats %+v", stats)
 		}
 		// A delivery of an unknown subscription fails the whole batch.
-		bad := append(ds[:10:10], delivery.Delivery{EditionID: e.ID, SubscriptionID: 1 << 40, Status: delivery.StatusSent})
+		bad := append(ds[:10:10], delivery.Delivery{EditionID: e.ID, SubscriptionID: 1 << 40, Status: digest.DeliverySent})
 		if err := s.RecordDeliveries(ctx, bad); err == nil {
 			t.Fatal("unknown subscription accepted")
 		}

@@ -127,7 +127,7 @@ func load(b *testing.B, s *store.Store, ph *loadPhases) {
 		ds := make([]delivery.Delivery, len(in))
 		now := time.Now()
 		for i, sub := range in {
-			ds[i] = delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: delivery.StatusSent, Attempts: 1, SentAt: now}
+			ds[i] = delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: digest.DeliverySent, Attempts: 1, SentAt: now}
 		}
 		check(b, s.RecordDeliveries(ctx, ds))
 		sent += len(ds)

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/digestbot/digestbot/ratelimit"
 )
 
 // Store is what the Service needs from storage; *store.Store implements it.
@@ -18,6 +21,10 @@ type Store interface {
 	FindSubscription(ctx context.Context, ch Channel, address string) (Subscription, error)
 	SetSubscriptionStatus(ctx context.Context, id int64, st Status, at time.Time) error
 	SetSubscriptionSections(ctx context.Context, id int64, sections []string) error
+	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
+	// CreateSubscriptions inserts subs in one transaction, skipping those
+	// whose (channel, address) exists; inserted counts the new ones.
+	CreateSubscriptions(ctx context.Context, subs []Subscription) (inserted int, err error)
 }
 
 // Mailer sends the double opt-in mail. confirmURL is the absolute link to
@@ -57,7 +64,8 @@ type Service struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 
-	throttle mailThrottle // confirmation mails per address
+	throttleOnce sync.Once
+	throttle     *ratelimit.Keyed // confirmation mails per address (throttle.go)
 }
 
 func (s *Service) now() time.Time {
@@ -148,7 +156,7 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 			// the address gets that link; whoever filled in the form sees
 			// the usual answer, after the usual work (SPEC §6: no telling
 			// known addresses apart, not even by timing).
-			if !s.throttle.allow(addr, now) {
+			if !s.allowMail(addr, now) {
 				return nil
 			}
 			if err := s.Mailer.SendAlreadySubscribed(ctx, addr, s.URL(PurposePreferences, sub.ID)); err != nil {
@@ -173,7 +181,7 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 			}
 		}
 	}
-	if !s.throttle.allow(addr, now) {
+	if !s.allowMail(addr, now) {
 		// Same answer to the caller: the reader is told to check their
 		// inbox, where the earlier mails are.
 		s.log().InfoContext(ctx, "confirmation mail throttled", slog.Int64("subscription_id", sub.ID))

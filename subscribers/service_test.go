@@ -72,6 +72,27 @@ func (m *memStore) SetSubscriptionSections(_ context.Context, id int64, sections
 	return nil
 }
 
+func (m *memStore) SetSubscriptionAddress(_ context.Context, id int64, address string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.subs[id-1].Address = address
+	return nil
+}
+
+func (m *memStore) CreateSubscriptions(ctx context.Context, subs []Subscription) (int, error) {
+	n := 0
+	for _, sub := range subs {
+		_, created, err := m.CreateSubscription(ctx, sub)
+		if err != nil {
+			return n, err
+		}
+		if created {
+			n++
+		}
+	}
+	return n, nil
+}
+
 type sentMail struct{ to, url string }
 
 type fakeMailer struct {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 )
 
@@ -33,7 +32,7 @@ type deliveryCount struct {
 	N       int    `json:"n"`
 }
 
-func toEditionJSON(e digest.Edition, stats []delivery.Count) editionJSON {
+func toEditionJSON(e digest.Edition, stats []digest.DeliveryCount) editionJSON {
 	out := editionJSON{
 		ID: e.ID, Newsletter: e.Newsletter, Date: e.Date, Title: e.Title, Status: e.Status,
 		CutoffFrom: timePtr(e.CutoffFrom), CutoffTo: timePtr(e.CutoffTo),
@@ -55,7 +54,7 @@ func toEditionJSON(e digest.Edition, stats []delivery.Count) editionJSON {
 // edition as it is when it was already under way, sent, paused or
 // cancelled; 409 when there is nothing new to send.
 func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
-	if s.editions == nil || s.fanout == nil {
+	if s.publisher == nil {
 		return errUnavailable
 	}
 	// Building may outlast the server's WriteTimeout, sized for pages.
@@ -63,23 +62,15 @@ func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
 	// A client that hangs up must not abort a build or a start halfway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
 	defer cancel()
-	e, _, err := s.editions.Build(ctx, s.editions.Date(s.now()))
+	p, err := s.publisher.Publish(ctx, s.publisher.Date(s.now()))
 	if err != nil {
 		return err
 	}
 	status := http.StatusOK
-	if e.Status == digest.StatusBuilt {
-		started, err := s.fanout.Start(ctx, e.ID)
-		if err != nil {
-			return err
-		}
-		if started {
-			status = http.StatusAccepted
-		}
-		if e, err = s.store.GetEdition(ctx, e.ID); err != nil {
-			return err
-		}
+	if p.Started {
+		status = http.StatusAccepted
 	}
+	e := p.Edition
 	writeJSON(w, status, toEditionJSON(e, nil))
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/publish"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -227,7 +228,9 @@ func TestAdminArticles(t *testing.T) {
 func TestAdminEditionsAndStats(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	b := &builder{st: st}
-	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) { d.Editions, d.Fanout = b, fanout{st} })
+	e := newEnv(t, st, func(_ *web.Config, d *web.Deps) {
+		d.Publisher = &publish.Service{Builder: b, Fanout: fanout{st}, Editions: st}
+	})
 
 	var stats struct {
 		Subscriptions map[string]map[string]int `json:"subscriptions"`

@@ -93,7 +93,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	e.postWith(e.newClient(), e.mail.last(t, "m1@example.com"), "", "")
 	ed := edition(t, st, "2026-03-02", digest.StatusSent, "Headline")
 	sub := e.sub("m1@example.com")
-	if err := st.RecordDeliveries(ctx, []delivery.Delivery{{EditionID: ed.ID, SubscriptionID: sub.ID, Status: delivery.StatusSent, Attempts: 1, SentAt: time.Now()}}); err != nil {
+	if err := st.RecordDeliveries(ctx, []delivery.Delivery{{EditionID: ed.ID, SubscriptionID: sub.ID, Status: digest.DeliverySent, Attempts: 1, SentAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	e.get("/nope")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digestbot/digestbot/internal/fakeclock"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -87,30 +88,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// clock is a settable time for tokens and rate limits: no test sleeps.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t      *testing.T
 	st     *store.Store
 	svc    *subscribers.Service
 	mail   *mailbox
-	clock  *clock
+	clock  *fakeclock.Clock
 	srv    *httptest.Server
 	client *http.Client // a browser: keeps cookies, follows no redirect
 }
@@ -119,7 +102,7 @@ type env struct {
 // Deps before the server is built.
 func newEnv(t *testing.T, st *store.Store, opts ...func(*web.Config, *web.Deps)) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC))
 	e := &env{t: t, st: st, mail: &mailbox{}, clock: clk}
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()

@@ -5,69 +5,11 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // maxClients bounds the limiter's memory when addresses are sprayed; past
 // it, new clients are refused until idle ones are evicted.
 const maxClients = 100_000
-
-// limiter is a token bucket per client key.
-type limiter struct {
-	mu        sync.Mutex
-	every     time.Duration
-	burst     int
-	idle      time.Duration // a bucket untouched this long is full again: drop it
-	now       func() time.Time
-	clients   map[string]*bucket
-	lastSweep time.Time
-}
-
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(burst int, every time.Duration, now func() time.Time) *limiter {
-	return &limiter{
-		every: every, burst: burst, now: now,
-		idle:    time.Duration(burst) * every,
-		clients: make(map[string]*bucket),
-	}
-}
-
-func (l *limiter) allow(key string) bool {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > l.idle || len(l.clients) >= maxClients {
-		l.sweep(now)
-	}
-	b, ok := l.clients[key]
-	if !ok {
-		if len(l.clients) >= maxClients {
-			return false
-		}
-		b = &bucket{lim: rate.NewLimiter(rate.Every(l.every), l.burst)}
-		l.clients[key] = b
-	}
-	b.seen = now
-	return b.lim.AllowN(now, 1)
-}
-
-// sweep drops buckets idle long enough to have refilled: a fresh bucket
-// would allow exactly as much, so nothing is forgotten.
-func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.clients {
-		if now.Sub(b.seen) >= l.idle {
-			delete(l.clients, k)
-		}
-	}
-	l.lastSweep = now
-}
 
 // limit refuses a request with 429 once its client has used its bucket.
 func (s *Server) limit(next http.Handler) http.Handler {
@@ -81,7 +23,7 @@ func (s *Server) limit(next http.Handler) http.Handler {
 }
 
 func (s *Server) allow(r *http.Request) bool {
-	return s.limiter.allow(clientKey(s.clientIP(r)))
+	return s.limiter.Allow(clientKey(s.clientIP(r)), s.now())
 }
 
 // clientKey groups IPv6 clients by /64: one subscriber line usually gets a

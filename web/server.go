@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/ratelimit"
 	"github.com/digestbot/digestbot/subscribers"
 )
 
@@ -31,7 +31,7 @@ type Store interface {
 	GetEditionByDate(ctx context.Context, newsletter, date string) (digest.Edition, error)
 	LatestEdition(ctx context.Context, newsletter string) (digest.Edition, error)
 	ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error)
-	DeliveryStats(ctx context.Context, editionID int64) ([]delivery.Count, error)
+	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
 	ListSubscriptions(ctx context.Context, afterID int64, limit int) ([]subscribers.Subscription, error)
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
 }
@@ -54,19 +54,13 @@ type Importer interface {
 	Import(ctx context.Context, src string, opts articles.ImportOptions) ([]articles.Article, error)
 }
 
-// Editions builds editions; *digest.Builder implements it.
-type Editions interface {
+// Publisher builds the edition of a date if needed and starts it
+// (POST /api/v1/editions); *publish.Service implements it.
+type Publisher interface {
 	Date(t time.Time) string // the newsletter date of t
-	// Build returns the edition of date, building and storing it when it
-	// does not exist yet; an error wrapping digest.ErrEmpty when nothing is
-	// new and empty editions are skipped.
-	Build(ctx context.Context, date string) (ed digest.Edition, created bool, err error)
-}
-
-// Fanout starts an edition's delivery; *delivery.Fanout implements it.
-// false: the edition was not built (already sending, sent, paused...).
-type Fanout interface {
-	Start(ctx context.Context, editionID int64) (bool, error)
+	// Publish returns what it did; an error wrapping digest.ErrEmpty when
+	// nothing is new and empty editions are skipped.
+	Publish(ctx context.Context, date string) (digest.Published, error)
 }
 
 // Config is what the web package needs from the configuration.
@@ -95,25 +89,23 @@ type Config struct {
 	Now func() time.Time // nil: time.Now
 }
 
-// Deps are the services the handlers call. Importer, Editions and Fanout
+// Deps are the services the handlers call. Importer and Publisher
 // may be nil: the admin endpoints that need them then answer 501.
 type Deps struct {
 	Store         Store
 	Subscriptions Subscriptions
 	Importer      Importer
-	Editions      Editions
-	Fanout        Fanout
+	Publisher     Publisher
 }
 
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
 // http.Server; it has no goroutines and nothing to close.
 type Server struct {
-	cfg      Config
-	store    Store
-	subs     Subscriptions
-	importer Importer
-	editions Editions
-	fanout   Fanout
+	cfg       Config
+	store     Store
+	subs      Subscriptions
+	importer  Importer
+	publisher Publisher
 
 	log       *slog.Logger
 	now       func() time.Time
@@ -121,7 +113,7 @@ type Server struct {
 	pages     pages
 	css       []byte
 	csrf      *csrf
-	limiter   *limiter
+	limiter   *ratelimit.Keyed
 	metrics   *httpMetrics
 	adminHash *[sha256.Size]byte // nil: admin API disabled
 }
@@ -163,10 +155,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, editions: d.Editions, fanout: d.Fanout,
+		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher,
 		log: cfg.Log, now: cfg.Now, pages: p, css: css,
 		csrf:    newCSRF(cfg.Secret),
-		limiter: newLimiter(cfg.RateBurst, cfg.RateEvery, cfg.Now),
+		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),
 		metrics: newHTTPMetrics(),
 	}
 	if cfg.AdminToken != "" {

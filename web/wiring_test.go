@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"github.com/digestbot/digestbot/articles"
-	"github.com/digestbot/digestbot/delivery"
-	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/publish"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/subscribers"
 	"github.com/digestbot/digestbot/web"
@@ -14,8 +14,7 @@ var (
 	_ web.Store          = (*store.Store)(nil)
 	_ web.Subscriptions  = (*subscribers.Service)(nil)
 	_ web.Importer       = (*articles.Importer)(nil)
-	_ web.Editions       = (*digest.Builder)(nil)
-	_ web.Fanout         = (*delivery.Fanout)(nil)
+	_ web.Publisher      = (*publish.Service)(nil)
 	_ subscribers.Store  = (*store.Store)(nil)
-	_ subscribers.Mailer = (*delivery.Mailer)(nil)
+	_ subscribers.Mailer = (*email.Mailer)(nil)
 )

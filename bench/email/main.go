@@ -43,6 +43,7 @@ import (
 
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/subscribers"
 )
@@ -125,7 +126,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 	if err != nil {
 		return err
 	}
-	var signer *delivery.DKIMSigner
+	var signer *email.DKIMSigner
 	switch dkimKind {
 	case "":
 	case "rsa", "ed25519":
@@ -138,13 +139,13 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 		if err != nil {
 			return err
 		}
-		if signer, err = delivery.NewDKIMSigner("bench.example", "bench", key); err != nil {
+		if signer, err = email.NewDKIMSigner("bench.example", "bench", key); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("-dkim %q: want rsa or ed25519", dkimKind)
 	}
-	b, err := delivery.NewBuilder(delivery.BuilderConfig{
+	b, err := email.NewBuilder(email.BuilderConfig{
 		DKIM: signer,
 		From: "Daily Headlines <news@bench.example>",
 		Render: digest.RenderOptions{
@@ -161,7 +162,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 	if err != nil {
 		return err
 	}
-	snd, err := delivery.NewSMTPSender(delivery.SMTPOptions{
+	snd, err := email.NewSMTPSender(email.SMTPOptions{
 		Host: "127.0.0.1", Port: sinkProc.port, TLS: "none", Connections: conns,
 	}, b, log)
 	if err != nil {
@@ -169,6 +170,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 	}
 	defer snd.Close()
 	fo, err := delivery.NewFanout(st, delivery.FanoutConfig{
+		Subscriptions: &subscribers.Service{Store: st},
 		Channels: map[subscribers.Channel]delivery.ChannelConfig{
 			subscribers.Email: {Sender: snd, BatchSize: batch, Workers: workers},
 		},
@@ -215,7 +217,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 
 	sent := 0
 	for _, c := range p.Stats {
-		if c.Status == delivery.StatusSent {
+		if c.Status == digest.DeliverySent {
 			sent += c.N
 		}
 	}

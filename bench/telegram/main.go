@@ -203,7 +203,7 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 		id, _ := strconv.ParseInt(s.Address, 10, 64)
 		got := len(srv.Messages(id))
 		switch {
-		case got == 0 || recorded[s.ID] != delivery.StatusSent:
+		case got == 0 || recorded[s.ID] != digest.DeliverySent:
 			res.lost++
 		case got > 1:
 			res.dups += got - 1
@@ -218,6 +218,7 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 // results stream in.
 func viaFanout(ctx context.Context, st *store.Store, sender *telegram.Sender, editionID int64, batchSize, workers int, log *slog.Logger) error {
 	f, err := delivery.NewFanout(st, delivery.FanoutConfig{
+		Subscriptions: &subscribers.Service{Store: st},
 		Channels: map[subscribers.Channel]delivery.ChannelConfig{
 			subscribers.Telegram: {Sender: sender, BatchSize: batchSize, Workers: workers},
 		},
@@ -268,7 +269,7 @@ func viaSender(ctx context.Context, st *store.Store, sender *telegram.Sender, ed
 				var ds []delivery.Delivery
 				err := sender.SendEach(ctx, ed, b, func(r delivery.Result) {
 					if r.Outcome == delivery.Sent {
-						ds = append(ds, delivery.Delivery{EditionID: ed.ID, SubscriptionID: r.SubscriptionID, Status: delivery.StatusSent, Attempts: 1, SentAt: time.Now()})
+						ds = append(ds, delivery.Delivery{EditionID: ed.ID, SubscriptionID: r.SubscriptionID, Status: digest.DeliverySent, Attempts: 1, SentAt: time.Now()})
 					}
 				})
 				if err == nil {

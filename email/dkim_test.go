@@ -1,4 +1,4 @@
-package delivery_test
+package email_test
 
 import (
 	"bytes"
@@ -17,9 +17,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/email/emailtest"
 	"github.com/emersion/go-msgauth/dkim"
-
-	"github.com/digestbot/digestbot/delivery"
 )
 
 // dkimKey makes a key and the TXT record a receiver would find at
@@ -64,22 +64,22 @@ func TestDKIMSignedMessagesVerify(t *testing.T) {
 	for _, kind := range []string{"rsa", "ed25519"} {
 		t.Run(kind, func(t *testing.T) {
 			key, txt := dkimKey(t, kind)
-			signer, err := delivery.NewDKIMSigner("example.com", "dgst", key)
+			signer, err := email.NewDKIMSigner("example.com", "dgst", key)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, tokens := newBuilder(t, signer)
-			srv := startServer(t, 0)
-			snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
-			subs := emailSubs(1, 4)
+			b, tokens := emailtest.NewBuilder(t, signer)
+			srv := emailtest.Start(t, 0)
+			snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+			subs := emailtest.Subs(1, 4)
 			subs[2].Sections = []string{"Sports"}
-			if _, err := snd.Send(context.Background(), testEdition(3, "2026-01-05"), subs); err != nil {
+			if _, err := snd.Send(context.Background(), emailtest.Edition(3, "2026-01-05"), subs); err != nil {
 				t.Fatal(err)
 			}
-			got := byTo(srv.Messages())
+			got := srv.ByRecipient()
 			for _, sub := range subs {
 				data := got[sub.Address][0].Data
-				checkDigest(t, tokens, data, sub)
+				emailtest.CheckDigest(t, tokens, data, sub)
 				vs := verify(t, data, txt)
 				if len(vs) != 1 || vs[0].Err != nil {
 					t.Fatalf("%s: verification %+v", sub.Address, vs[0])
@@ -127,7 +127,7 @@ func TestLoadDKIM(t *testing.T) {
 		if err := os.WriteFile(path, tc.pem, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		signer, err := delivery.LoadDKIM(delivery.DKIMConfig{Domain: "example.com", Selector: "dgst", KeyFile: path})
+		signer, err := email.LoadDKIM(email.DKIMConfig{Domain: "example.com", Selector: "dgst", KeyFile: path})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -139,15 +139,15 @@ func TestLoadDKIM(t *testing.T) {
 			t.Errorf("%s: %v", name, vs[0].Err)
 		}
 	}
-	if s, err := delivery.LoadDKIM(delivery.DKIMConfig{}); s != nil || err != nil {
+	if s, err := email.LoadDKIM(email.DKIMConfig{}); s != nil || err != nil {
 		t.Errorf("empty config: %v %v", s, err)
 	}
-	if _, err := delivery.LoadDKIM(delivery.DKIMConfig{Domain: "example.com", KeyFile: "x"}); err == nil || !strings.Contains(err.Error(), "selector") {
+	if _, err := email.LoadDKIM(email.DKIMConfig{Domain: "example.com", KeyFile: "x"}); err == nil || !strings.Contains(err.Error(), "selector") {
 		t.Errorf("missing selector: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.pem")
 	_ = os.WriteFile(bad, []byte("not a key"), 0o600)
-	if _, err := delivery.LoadDKIM(delivery.DKIMConfig{Domain: "example.com", Selector: "s", KeyFile: bad}); err == nil {
+	if _, err := email.LoadDKIM(email.DKIMConfig{Domain: "example.com", Selector: "s", KeyFile: bad}); err == nil {
 		t.Error("garbage key accepted")
 	}
 }
@@ -155,9 +155,9 @@ func TestLoadDKIM(t *testing.T) {
 // BenchmarkBuildMessage is the per-subscriber cost without DKIM: headers,
 // token copy, two HMACs.
 func BenchmarkBuildMessage(b *testing.B) {
-	bld, _ := newBuilder(b, nil)
-	ed := testEdition(1, "2026-01-05")
-	subs := emailSubs(1, 1000)
+	bld, _ := emailtest.NewBuilder(b, nil)
+	ed := emailtest.Edition(1, "2026-01-05")
+	subs := emailtest.Subs(1, 1000)
 	var buf []byte
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -175,12 +175,12 @@ func BenchmarkDKIMSign(b *testing.B) {
 	for _, kind := range []string{"rsa2048", "ed25519"} {
 		b.Run(kind, func(b *testing.B) {
 			key, _ := dkimKey(b, strings.TrimSuffix(kind, "2048"))
-			signer, err := delivery.NewDKIMSigner("example.com", "dgst", key)
+			signer, err := email.NewDKIMSigner("example.com", "dgst", key)
 			if err != nil {
 				b.Fatal(err)
 			}
-			bld, _ := newBuilder(b, nil)
-			m, err := bld.AppendMessage(nil, testEdition(1, "2026-01-05"), emailSubs(1, 1)[0])
+			bld, _ := emailtest.NewBuilder(b, nil)
+			m, err := bld.AppendMessage(nil, emailtest.Edition(1, "2026-01-05"), emailtest.Subs(1, 1)[0])
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -306,7 +306,7 @@ func TestE2EEmailRetriesAndBounces(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, 0, "subscribers", "import", "--config", cfg, csvPath)
-	mustRun(t, 0, "import", "--config", cfg, filepath.Join("testdata", "feeds", "wire-a.rss.xml"))
+	mustRun(t, 0, "import", "--config", cfg, filepath.Join("..", "..", "testdata", "feeds", "wire-a.rss.xml"))
 
 	// send-now waits for retries due within a minute and exits 0, or exits
 	// 3 while some wait longer; run again until done.

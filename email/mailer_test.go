@@ -1,4 +1,4 @@
-package delivery_test
+package email_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/email/emailtest"
 	"github.com/digestbot/digestbot/subscribers"
 )
 
@@ -16,17 +18,17 @@ import (
 // List-Unsubscribe (it is not a list message).
 func TestMailerConfirmation(t *testing.T) {
 	key, txt := dkimKey(t, "ed25519")
-	signer, err := delivery.NewDKIMSigner("example.com", "dgst", key)
+	signer, err := email.NewDKIMSigner("example.com", "dgst", key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := newBuilder(t, signer)
-	link := testBase + "/confirm/AXUAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
-	var _ subscribers.Mailer = (*delivery.Mailer)(nil)
+	b, _ := emailtest.NewBuilder(t, signer)
+	link := emailtest.Base + "/confirm/AXUAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
+	var _ subscribers.Mailer = (*email.Mailer)(nil)
 
 	check := func(t *testing.T, data []byte) {
 		t.Helper()
-		p := parseMessage(t, data)
+		p := emailtest.ParseMessage(t, data)
 		if p.Header.Get("List-Unsubscribe") != "" || p.Header.Get("Precedence") != "" {
 			t.Error("a confirmation mail is not a list message")
 		}
@@ -42,9 +44,9 @@ func TestMailerConfirmation(t *testing.T) {
 	}
 
 	t.Run("smtp", func(t *testing.T) {
-		srv := startServer(t, 0)
-		snd := newSMTPSender(t, b, srv.Host, srv.Port, nil)
-		m, err := delivery.NewMailer(b, snd)
+		srv := emailtest.Start(t, 0)
+		snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+		m, err := email.NewMailer(b, snd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,32 +61,32 @@ func TestMailerConfirmation(t *testing.T) {
 		if err := m.SendConfirmation(context.Background(), "bad\r\naddress", link); err == nil {
 			t.Error("bad address accepted")
 		}
-		prefs := testBase + "/preferences/AXAAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
+		prefs := emailtest.Base + "/preferences/AXAAAAAAAAAAAQAAAAAAAAAA4Si6OOT1s629KE7knUmzGA"
 		if err := m.SendAlreadySubscribed(context.Background(), "new.reader@example.org", prefs); err != nil {
 			t.Fatal(err)
 		}
 		if msgs = srv.Messages(); len(msgs) != 2 {
 			t.Fatalf("%d messages", len(msgs))
 		}
-		if p := parseMessage(t, msgs[1].Data); !strings.Contains(p.Subject, "already subscribed") ||
+		if p := emailtest.ParseMessage(t, msgs[1].Data); !strings.Contains(p.Subject, "already subscribed") ||
 			!strings.Contains(p.Text, prefs) || !strings.Contains(p.HTML, prefs) || strings.Contains(p.Text, "/confirm/") {
 			t.Errorf("already-subscribed mail: subject %q, text %q", p.Subject, p.Text)
 		}
 		if err := m.SendAlreadySubscribed(context.Background(), "new.reader@example.org", "javascript:alert(1)"); err == nil {
 			t.Error("a javascript: link was mailed")
 		}
-		srv.OnRcpt = func(string) error { return smtpErr(550, "5.1.1 unknown") }
+		srv.OnRcpt = func(string) error { return emailtest.Err(550, "5.1.1 unknown") }
 		if err := m.SendConfirmation(context.Background(), "gone@example.org", link); err == nil {
 			t.Error("a 550 is no error")
 		}
 	})
 	t.Run("outbox", func(t *testing.T) {
 		dir := t.TempDir()
-		ob, err := delivery.NewOutboxSender(dir, b, nil)
+		ob, err := email.NewOutboxSender(dir, b, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, _ := delivery.NewMailer(b, ob)
+		m, _ := email.NewMailer(b, ob)
 		if err := m.SendConfirmation(context.Background(), "new.reader@example.org", link); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +98,7 @@ func TestMailerConfirmation(t *testing.T) {
 		check(t, data)
 	})
 	t.Run("no transport", func(t *testing.T) {
-		if _, err := delivery.NewMailer(b, nil); err == nil {
+		if _, err := email.NewMailer(b, nil); err == nil {
 			t.Error("NewMailer without a transport")
 		}
 	})
@@ -105,15 +107,15 @@ func TestMailerConfirmation(t *testing.T) {
 // Sending the same edition to the outbox twice leaves one file per reader.
 func TestOutboxOverwrites(t *testing.T) {
 	dir := t.TempDir()
-	b, tokens := newBuilder(t, nil)
-	ob, err := delivery.NewOutboxSender(dir, b, nil)
+	b, tokens := emailtest.NewBuilder(t, nil)
+	ob, err := email.NewOutboxSender(dir, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := emailSubs(5, 3)
+	subs := emailtest.Subs(5, 3)
 	subs[1].Address = "not an address"
 	for range 2 {
-		res, err := ob.Send(context.Background(), testEdition(1, "2026-01-05"), subs)
+		res, err := ob.Send(context.Background(), emailtest.Edition(1, "2026-01-05"), subs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,25 +131,25 @@ func TestOutboxOverwrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkDigest(t, tokens, data, subs[0])
+	emailtest.CheckDigest(t, tokens, data, subs[0])
 }
 
 // Outside strings in headers (the From name, the newsletter title) are
 // encoded, never able to add a header field.
 func TestHeadersFromOutsideStrings(t *testing.T) {
-	ro := renderOptions()
+	ro := emailtest.RenderOptions()
 	ro.Title = "Le Café\r\nBcc: victim@example.org"
-	b, err := delivery.NewBuilder(delivery.BuilderConfig{
-		From: `"Le Café — Nouvelles" <news@example.com>`, Render: ro, Tokens: subscribers.NewTokens(testSecret, nil),
+	b, err := email.NewBuilder(email.BuilderConfig{
+		From: `"Le Café — Nouvelles" <news@example.com>`, Render: ro, Tokens: subscribers.NewTokens(emailtest.Secret, nil),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := b.AppendMessage(nil, testEdition(1, "2026-01-05"), emailSubs(1, 1)[0])
+	m, err := b.AppendMessage(nil, emailtest.Edition(1, "2026-01-05"), emailtest.Subs(1, 1)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := parseMessage(t, m.Data)
+	p := emailtest.ParseMessage(t, m.Data)
 	if p.Header.Get("Bcc") != "" {
 		t.Fatal("header injected through the title")
 	}
@@ -159,7 +161,7 @@ func TestHeadersFromOutsideStrings(t *testing.T) {
 		t.Errorf("List-Id %q", id)
 	}
 	for _, bad := range []string{"not an address", "a@b.c\r\nBcc: x@y.z"} {
-		if _, err := delivery.NewBuilder(delivery.BuilderConfig{From: bad, Render: ro, Tokens: subscribers.NewTokens(testSecret, nil)}); err == nil {
+		if _, err := email.NewBuilder(email.BuilderConfig{From: bad, Render: ro, Tokens: subscribers.NewTokens(emailtest.Secret, nil)}); err == nil {
 			t.Errorf("From %q accepted", bad)
 		}
 	}

@@ -1,4 +1,9 @@
-package main
+// Package app wires digestbot together: it builds every long-lived part
+// from a config.Config (store, builder, publish service, fan-out with its
+// email and Telegram senders, bot, web server) and runs them. cmd/digestbot
+// is its command line; the end-to-end tests and bench/ start the same
+// parts through it.
+package app
 
 import (
 	"context"
@@ -11,8 +16,8 @@ import (
 	"github.com/digestbot/digestbot/store"
 )
 
-// openStore opens and migrates the configured database.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+// OpenStore opens and migrates the configured database.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, log)
 	if err != nil {
 		return nil, err
@@ -24,9 +29,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return st, nil
 }
 
-// syncFeeds makes the store's feeds include every [[feeds]] of the config.
+// SyncFeeds makes the store's feeds include every [[feeds]] of the config.
 // Feeds added with /addfeed or the API stay.
-func syncFeeds(ctx context.Context, cfg config.Config, st *store.Store) error {
+func SyncFeeds(ctx context.Context, cfg config.Config, st *store.Store) error {
 	for _, f := range cfg.Feeds {
 		if _, err := st.UpsertFeed(ctx, articles.Feed{URL: f.URL, Name: f.Name, Section: f.Section, Weight: f.Weight, Enabled: true}); err != nil {
 			return fmt.Errorf("sync feed %s: %w", f.URL, err)
@@ -35,11 +40,13 @@ func syncFeeds(ctx context.Context, cfg config.Config, st *store.Store) error {
 	return nil
 }
 
-func newFetcher(cfg config.Config) *articles.Fetcher {
+// NewFetcher fetches feeds and pages with the ingest limits.
+func NewFetcher(cfg config.Config) *articles.Fetcher {
 	return &articles.Fetcher{Timeout: cfg.Ingest.FetchTimeout.Duration, MaxBytes: cfg.Ingest.MaxBytes}
 }
 
-func newBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Builder {
+// NewBuilder builds the editions of the configured newsletter.
+func NewBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Builder {
 	n := cfg.Newsletter
 	return digest.NewBuilder(st, digest.Options{
 		Newsletter: digest.DefaultNewsletter,
@@ -52,9 +59,9 @@ func newBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Bu
 	}, log)
 }
 
-// renderOptions are the newsletter-wide render settings; per-subscriber
+// RenderOptions are the newsletter-wide render settings; per-subscriber
 // links are filled in by the senders.
-func renderOptions(cfg config.Config) digest.RenderOptions {
+func RenderOptions(cfg config.Config) digest.RenderOptions {
 	n := cfg.Newsletter
 	return digest.RenderOptions{
 		Title:         n.Title,

@@ -93,7 +93,7 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 	feeds := []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml"}
 	total := 0
 	for _, f := range feeds {
-		code, out, errOut := digestbot(t, nil, "import", "--config", cfg, filepath.Join("testdata", "feeds", f))
+		code, out, errOut := digestbot(t, nil, "import", "--config", cfg, filepath.Join("..", "..", "testdata", "feeds", f))
 		if code != 0 {
 			t.Fatalf("import %s: exit %d: %s", f, code, errOut)
 		}
@@ -111,11 +111,11 @@ func TestImportPreviewAndSendToOutbox(t *testing.T) {
 		t.Errorf("imported %d articles, want 50", total)
 	}
 	// The article page is the seed item again: same id, same lead.
-	code, out, _ := digestbot(t, nil, "import", "--config", cfg, "testdata/feeds/article-page.html")
+	code, out, _ := digestbot(t, nil, "import", "--config", cfg, "../../testdata/feeds/article-page.html")
 	if code != 0 || !strings.Contains(out, "\tSEOUL — North Korean leader Kim Jong Un called his country’s relations with Russia his top priority") {
 		t.Errorf("article page: exit %d, %q", code, out)
 	}
-	code, _, errOut := digestbot(t, nil, "import", "--config", cfg, "testdata/feeds/malformed.xml")
+	code, _, errOut := digestbot(t, nil, "import", "--config", cfg, "../../testdata/feeds/malformed.xml")
 	if code == 0 || !strings.Contains(errOut, "line 19") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("malformed feed: exit %d, stderr %q (want one line)", code, errOut)
 	}

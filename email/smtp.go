@@ -1,4 +1,4 @@
-package delivery
+package email
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 	"golang.org/x/time/rate"
 
+	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/subscribers"
 )
@@ -52,9 +53,6 @@ func (e *SMTPError) Error() string {
 // Temporary reports a 4xx reply (RFC 5321 §4.2.1).
 func (e *SMTPError) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
 
-// ErrSenderClosed is returned for messages handed to a closed sender.
-var ErrSenderClosed = errors.New("delivery: sender closed")
-
 // connError marks a failure of the connection rather than a reply.
 type connError struct{ err error }
 
@@ -67,7 +65,7 @@ func (e connError) Unwrap() error { return e.err }
 // transactions then write pre-built bytes on go-mail's smtp.Client.Text,
 // with MAIL, RCPT and DATA pipelined (RFC 2920) when the server offers
 // PIPELINING, and the next envelope sent along with the end of a message.
-// It implements ChannelSender and StreamSender, and Transport for the
+// It implements delivery.ChannelSender and delivery.StreamSender, and Transport for the
 // Mailer. It is safe for concurrent use; Close it when done.
 type SMTPSender struct {
 	opts    SMTPOptions
@@ -183,7 +181,7 @@ func (s *SMTPSender) Close() error {
 // smtpItem is one message for a worker.
 type smtpItem struct {
 	ctx  context.Context
-	hard time.Time // hardDeadline(ctx): a transaction on the wire is cut then
+	hard time.Time // delivery.HardDeadline(ctx): a transaction on the wire is cut then
 	tmpl *template // edition message, built per subscriber by the worker
 	sub  subscribers.Subscription
 	raw  []byte // or a finished message (Mailer)
@@ -191,24 +189,24 @@ type smtpItem struct {
 	out  chan<- smtpDone // buffered for every item of its call
 }
 
-type smtpDone struct{ res Result }
+type smtpDone struct{ res delivery.Result }
 
-func (it *smtpItem) reply(o Outcome, err error) {
-	it.out <- smtpDone{Result{SubscriptionID: it.sub.ID, Outcome: o, Err: err}}
+func (it *smtpItem) reply(o delivery.Outcome, err error) {
+	it.out <- smtpDone{delivery.Result{SubscriptionID: it.sub.ID, Outcome: o, Err: err}}
 }
 
-// Send delivers ed to subs and returns one Result each (ChannelSender).
-func (s *SMTPSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]Result, error) {
-	results := make([]Result, 0, len(subs))
-	err := s.SendEach(ctx, ed, subs, func(r Result) { results = append(results, r) })
+// Send delivers ed to subs and returns one delivery.Result each (delivery.ChannelSender).
+func (s *SMTPSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
+	results := make([]delivery.Result, 0, len(subs))
+	err := s.SendEach(ctx, ed, subs, func(r delivery.Result) { results = append(results, r) })
 	return results, err
 }
 
 // SendEach delivers ed to subs, calling emit (from one goroutine) with each
-// Result as soon as it is known (StreamSender). It returns an error, and
+// delivery.Result as soon as it is known (delivery.StreamSender). It returns an error, and
 // nothing is known to be sent, when no message could be sent because the
 // server could not be reached.
-func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error {
+func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
 	if len(subs) == 0 {
 		return nil
 	}
@@ -224,7 +222,7 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 		}
 	}
 	out := make(chan smtpDone, len(subs))
-	hard := hardDeadline(ctx)
+	hard := delivery.HardDeadline(ctx)
 	go func() {
 		for _, sub := range subs {
 			it := &smtpItem{ctx: ctx, hard: hard, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
@@ -236,7 +234,7 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 	for range subs {
 		d := <-out
 		var ce connError
-		if d.res.Outcome != Retry || !errors.As(d.res.Err, &ce) {
+		if d.res.Outcome != delivery.Retry || !errors.As(d.res.Err, &ce) {
 			allConn = false
 		} else if connErr == nil {
 			connErr = ce.err
@@ -253,9 +251,9 @@ func (s *SMTPSender) enqueue(it *smtpItem) {
 	select {
 	case s.work <- it:
 	case <-s.ctx.Done():
-		it.reply(Retry, ErrSenderClosed)
+		it.reply(delivery.Retry, delivery.ErrSenderClosed)
 	case <-it.ctx.Done():
-		it.reply(Retry, it.ctx.Err())
+		it.reply(delivery.Retry, it.ctx.Err())
 	}
 }
 
@@ -272,7 +270,7 @@ func (s *SMTPSender) SendMessage(ctx context.Context, rcpt string, msg []byte) e
 	out := make(chan smtpDone, 1)
 	s.enqueue(&smtpItem{ctx: ctx, raw: dotStuff(msg), rcpt: to, out: out})
 	d := <-out
-	if d.res.Outcome == Sent {
+	if d.res.Outcome == delivery.Sent {
 		return nil
 	}
 	return fmt.Errorf("delivery: send to %s: %w", s.address, d.res.Err)
@@ -316,7 +314,7 @@ func (w *smtpConn) run() {
 			st := stage{it: it}
 			for st.it != nil {
 				if s.ctx.Err() != nil && !st.written {
-					st.it.reply(Retry, ErrSenderClosed)
+					st.it.reply(delivery.Retry, delivery.ErrSenderClosed)
 					break
 				}
 				st = w.transact(st)
@@ -340,13 +338,13 @@ func (w *smtpConn) prepare(st *stage) bool {
 	m, err := w.s.b.appendFor(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
 	switch {
 	case err != nil && errors.Is(err, ErrBadAddress):
-		it.reply(Failed, err)
+		it.reply(delivery.Failed, err)
 		return false
 	case err != nil:
-		it.reply(Retry, err)
+		it.reply(delivery.Retry, err)
 		return false
 	case m.Skip:
-		it.reply(Skipped, nil)
+		it.reply(delivery.Skipped, nil)
 		return false
 	}
 	if cap(m.Data) > cap(w.bufs[st.buf]) && w.s.b.dkim == nil {
@@ -363,7 +361,7 @@ func (w *smtpConn) transact(st stage) stage {
 	w.hard = it.hard
 	if !st.written {
 		if err := it.ctx.Err(); err != nil {
-			it.reply(Retry, err)
+			it.reply(delivery.Retry, err)
 			return stage{}
 		}
 		if st.msg == nil && !w.prepare(&st) {
@@ -376,12 +374,12 @@ func (w *smtpConn) transact(st stage) stage {
 				if it.ctx.Err() == nil {
 					err = fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 				}
-				it.reply(Retry, err)
+				it.reply(delivery.Retry, err)
 				return stage{}
 			}
 		}
 		if err := w.connect(); err != nil {
-			it.reply(Retry, connError{err})
+			it.reply(delivery.Retry, connError{err})
 			return stage{}
 		}
 		st.reused = w.used
@@ -415,7 +413,7 @@ func (w *smtpConn) transact(st stage) stage {
 					next.written, next.reused = true, true
 				}
 			} else if nx.ctx.Err() != nil {
-				nx.reply(Retry, nx.ctx.Err())
+				nx.reply(delivery.Retry, nx.ctx.Err())
 				next = stage{}
 			} else {
 				next = stage{} // prepare replied
@@ -425,7 +423,7 @@ func (w *smtpConn) transact(st stage) stage {
 	}
 	if err := w.flush(); err != nil {
 		w.drop()
-		it.reply(Retry, connError{err})
+		it.reply(delivery.Retry, connError{err})
 		next.written = false
 		return next
 	}
@@ -434,17 +432,17 @@ func (w *smtpConn) transact(st stage) stage {
 		// The message may or may not have been accepted: a repeat is
 		// possible, as with any message in flight at a failure.
 		w.drop()
-		it.reply(Retry, connError{err})
+		it.reply(delivery.Retry, connError{err})
 		next.written = false
 		return next
 	}
 	switch {
 	case code/100 == 2:
-		it.reply(Sent, nil)
+		it.reply(delivery.Sent, nil)
 	case code/100 == 4:
-		it.reply(Retry, &SMTPError{"end of data", code, msg})
+		it.reply(delivery.Retry, &SMTPError{"end of data", code, msg})
 	default:
-		it.reply(Failed, &SMTPError{"end of data", code, msg})
+		it.reply(delivery.Failed, &SMTPError{"end of data", code, msg})
 	}
 	if code == 421 {
 		w.drop()
@@ -462,7 +460,7 @@ func (w *smtpConn) lost(st stage, err error) stage {
 		st.written, st.retried = false, true
 		return st
 	}
-	st.it.reply(Retry, connError{err})
+	st.it.reply(delivery.Retry, connError{err})
 	return stage{}
 }
 
@@ -522,13 +520,13 @@ func (w *smtpConn) readEnvelope(st *stage) (stage, bool) {
 	switch {
 	case codes[0]/100 != 2:
 		// A refused sender is no fault of the reader's: retry later.
-		it.reply(Retry, &SMTPError{"MAIL", codes[0], msgs[0]})
+		it.reply(delivery.Retry, &SMTPError{"MAIL", codes[0], msgs[0]})
 	case codes[1]/100 != 2:
 		it.reply(rcptOutcome(codes[1]), &SMTPError{"RCPT", codes[1], msgs[1]})
 	case codes[2] != 354:
-		o := Failed
+		o := delivery.Failed
 		if codes[2]/100 == 4 {
-			o = Retry
+			o = delivery.Retry
 		}
 		it.reply(o, &SMTPError{"DATA", codes[2], msgs[2]})
 	default:
@@ -540,11 +538,11 @@ func (w *smtpConn) readEnvelope(st *stage) (stage, bool) {
 
 // rcptOutcome: RFC 5321 §4.2.1, 5xx is permanent (the address bounced),
 // 4xx transient.
-func rcptOutcome(code int) Outcome {
+func rcptOutcome(code int) delivery.Outcome {
 	if code/100 == 5 {
-		return Bounced
+		return delivery.Bounced
 	}
-	return Retry
+	return delivery.Retry
 }
 
 // timeout is the SMTP timeout, cut short by the job's hard deadline: a

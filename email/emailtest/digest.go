@@ -1,4 +1,4 @@
-package delivery_test
+package emailtest
 
 import (
 	"bytes"
@@ -13,27 +13,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email"
 	"github.com/digestbot/digestbot/subscribers"
 )
 
+// The settings of the messages NewBuilder makes, which CheckDigest expects.
 const (
-	testSecret = "test-secret"
-	testBase   = "https://news.example.com"
-	testFrom   = "Daily Headlines <news@example.com>"
+	Secret = "test-secret"
+	Base   = "https://news.example.com"
+	From   = "Daily Headlines <news@example.com>"
 )
 
-func testLogger(t testing.TB) *slog.Logger {
-	if testing.Verbose() || os.Getenv("DELIVERY_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// testEdition is a realistic edition: ten items over three sections, which
+// Edition is a realistic edition: ten items over three sections, which
 // makes a message of about 7 KB like the one in PERF-NOTES.
-func testEdition(id int64, date string) digest.Edition {
+func Edition(id int64, date string) digest.Edition {
 	leads := []string{
 		"The city council voted 7–2 on Tuesday night to extend the harbour ferry service through the winter, citing record ridership over the summer and pressure from commuters on the east shore.",
 		"Officials said the new schedule will add two early-morning departures and one late-evening return, funded by a reallocation from the road maintenance budget.",
@@ -62,21 +56,24 @@ func testEdition(id int64, date string) digest.Edition {
 	return e
 }
 
-func renderOptions() digest.RenderOptions {
+// RenderOptions are the render settings of NewBuilder's messages.
+func RenderOptions() digest.RenderOptions {
 	return digest.RenderOptions{
-		Title: "Daily Headlines", BaseURL: testBase,
+		Title: "Daily Headlines", BaseURL: Base,
 		PostalAddress: "Harborview Herald, 1 Quay Street, Harborview",
 		Location:      time.UTC,
 		Sections:      []string{"Local", "Science", "Sports", "Business"},
 	}
 }
 
-func newBuilder(t testing.TB, dk *delivery.DKIMSigner) (*delivery.Builder, *subscribers.Tokens) {
+// NewBuilder is a message builder with the settings above and, when dk
+// is set, DKIM signing; the tokens check the links in its messages.
+func NewBuilder(t testing.TB, dk *email.DKIMSigner) (*email.Builder, *subscribers.Tokens) {
 	t.Helper()
-	tokens := subscribers.NewTokens(testSecret, nil)
-	b, err := delivery.NewBuilder(delivery.BuilderConfig{
-		From: testFrom, UnsubscribeMailto: "unsubscribe@example.com",
-		Render: renderOptions(), Tokens: tokens, DKIM: dk,
+	tokens := subscribers.NewTokens(Secret, nil)
+	b, err := email.NewBuilder(email.BuilderConfig{
+		From: From, UnsubscribeMailto: "unsubscribe@example.com",
+		Render: RenderOptions(), Tokens: tokens, DKIM: dk,
 	})
 	if err != nil {
 		t.Fatalf("NewBuilder: %v", err)
@@ -84,7 +81,8 @@ func newBuilder(t testing.TB, dk *delivery.DKIMSigner) (*delivery.Builder, *subs
 	return b, tokens
 }
 
-func emailSubs(first int64, n int) []subscribers.Subscription {
+// Subs are n active email subscriptions from id first on.
+func Subs(first int64, n int) []subscribers.Subscription {
 	subs := make([]subscribers.Subscription, n)
 	for i := range subs {
 		id := first + int64(i)
@@ -96,15 +94,17 @@ func emailSubs(first int64, n int) []subscribers.Subscription {
 	return subs
 }
 
-// parsedMessage is a message taken apart the way a mail client would.
-type parsedMessage struct {
+// Parsed is a message taken apart the way a mail client would.
+type Parsed struct {
 	Header     mail.Header
 	Subject    string
 	PartTypes  []string
 	Text, HTML string
 }
 
-func parseMessage(t testing.TB, data []byte) parsedMessage {
+// ParseMessage takes data apart, failing t on anything a strict mail
+// client would refuse (bare LF, long lines, a leading dot).
+func ParseMessage(t testing.TB, data []byte) Parsed {
 	t.Helper()
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		if i < len(bytes.Split(data, []byte("\n")))-1 && !bytes.HasSuffix(line, []byte("\r")) {
@@ -121,7 +121,7 @@ func parseMessage(t testing.TB, data []byte) parsedMessage {
 	if err != nil {
 		t.Fatalf("parse message: %v", err)
 	}
-	var p parsedMessage
+	var p Parsed
 	p.Header = m.Header
 	dec := new(mime.WordDecoder)
 	if p.Subject, err = dec.DecodeHeader(m.Header.Get("Subject")); err != nil {
@@ -156,10 +156,11 @@ func parseMessage(t testing.TB, data []byte) parsedMessage {
 	return p
 }
 
-// checkDigest checks everything SPEC §5 asks of a digest message to sub.
-func checkDigest(t testing.TB, tokens *subscribers.Tokens, data []byte, sub subscribers.Subscription) {
+// CheckDigest checks everything SPEC §5 asks of a digest message to sub,
+// as NewBuilder makes it.
+func CheckDigest(t testing.TB, tokens *subscribers.Tokens, data []byte, sub subscribers.Subscription) {
 	t.Helper()
-	p := parseMessage(t, data)
+	p := ParseMessage(t, data)
 	h := p.Header
 	want := map[string]string{
 		"From":                  `"Daily Headlines" <news@example.com>`,
@@ -184,7 +185,7 @@ func checkDigest(t testing.TB, tokens *subscribers.Tokens, data []byte, sub subs
 		t.Errorf("Message-ID %q not on the From domain", id)
 	}
 	lu := h.Get("List-Unsubscribe")
-	prefix := "<" + testBase + "/unsubscribe/"
+	prefix := "<" + Base + "/unsubscribe/"
 	if !strings.HasPrefix(lu, prefix) || !strings.Contains(lu, ", <mailto:unsubscribe@example.com?subject=unsubscribe>") {
 		t.Fatalf("List-Unsubscribe %q", lu)
 	}
@@ -195,8 +196,8 @@ func checkDigest(t testing.TB, tokens *subscribers.Tokens, data []byte, sub subs
 	if len(p.PartTypes) != 2 || p.PartTypes[0] != "text/plain" || p.PartTypes[1] != "text/html" {
 		t.Errorf("parts %v, want text/plain then text/html", p.PartTypes)
 	}
-	unsubURL := testBase + "/unsubscribe/" + tok
-	prefsURL := testBase + "/preferences/" + tokens.Make(subscribers.PurposePreferences, sub.ID)
+	unsubURL := Base + "/unsubscribe/" + tok
+	prefsURL := Base + "/preferences/" + tokens.Make(subscribers.PurposePreferences, sub.ID)
 	for name, body := range map[string]string{"text": p.Text, "html": p.HTML} {
 		if !strings.Contains(body, unsubURL) {
 			t.Errorf("%s part lacks the unsubscribe link %s", name, unsubURL)
@@ -211,4 +212,34 @@ func checkDigest(t testing.TB, tokens *subscribers.Tokens, data []byte, sub subs
 			t.Errorf("%s part lacks the postal address", name)
 		}
 	}
+}
+
+// NewSender is an SMTP sender to host:port without TLS, four connections
+// and short timeouts, closed when the test ends; mod adjusts the options.
+func NewSender(t testing.TB, b *email.Builder, srvHost string, port int, mod func(*email.SMTPOptions)) *email.SMTPSender {
+	t.Helper()
+	opts := email.SMTPOptions{
+		Host: srvHost, Port: port, TLS: "none", Connections: 4,
+		Timeout: 5 * time.Second, RedialDelay: 20 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	s, err := email.NewSMTPSender(opts, b, logger())
+	if err != nil {
+		t.Fatalf("NewSMTPSender: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// Logger is the log of the email and delivery tests: debug lines under -v
+// (or with EMAIL_TEST_LOG set), nothing otherwise.
+func Logger(testing.TB) *slog.Logger { return logger() }
+
+func logger() *slog.Logger {
+	if testing.Verbose() || os.Getenv("EMAIL_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

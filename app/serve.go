@@ -1,9 +1,10 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,42 +17,20 @@ import (
 	"github.com/digestbot/digestbot/telegram"
 )
 
-func cmdServe(ctx context.Context, in *invocation) error {
-	return withApp(ctx, in, true, func(a *app) error { return a.serve(ctx, in.ready) })
-}
-
-func cmdSendNow(ctx context.Context, in *invocation) error {
-	return withApp(ctx, in, false, func(a *app) error { return a.sendNow(ctx, in) })
-}
-
-// withApp loads the config, builds the app, runs fn and closes the app.
-func withApp(ctx context.Context, in *invocation, serve bool, fn func(*app) error) error {
-	cfg, err := in.load()
-	if err != nil {
-		return err
-	}
-	a, err := newApp(ctx, cfg, in.logger(serve))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return fn(a)
-}
-
-// serve runs every part until ctx is cancelled (SIGINT/SIGTERM) or one part
-// fails; then it stops them all, the HTTP server gracefully. ready, when
-// set, receives the listening address.
-func (a *app) serve(ctx context.Context, ready func(addr string)) error {
+// Run serves: it runs every part (HTTP, scheduler, feed poller, Telegram
+// updates, delivery workers) until ctx is cancelled (SIGINT/SIGTERM) or one
+// part fails; then it stops them all, the HTTP server gracefully. ready,
+// when set, receives the listening address.
+func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	sched, err := digest.NewScheduler(a.builder, a.cfg.Newsletter.Schedule, a.cfg.Newsletter.Location, a.log)
+	sched, err := digest.NewScheduler(a.publisher, a.cfg.Newsletter.Schedule, a.cfg.Newsletter.Location, a.log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	sched.OnBuilt = a.startEdition
 
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -93,7 +72,7 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 		}
 		return nil
 	})
-	a.log.Info("digestbot: serving", slog.String("version", version), slog.String("listen", ln.Addr().String()),
+	a.log.Info("digestbot: serving", slog.String("version", a.Version), slog.String("listen", ln.Addr().String()),
 		slog.String("database", a.cfg.Database.Driver), slog.String("schedule", a.cfg.Newsletter.Schedule),
 		slog.String("timezone", a.cfg.Newsletter.Timezone), slog.String("instance", instance()))
 	if ready != nil {
@@ -115,50 +94,54 @@ func (a *app) serve(ctx context.Context, ready func(addr string)) error {
 	return cause
 }
 
-// sendNow builds today's edition if needed, delivers it with this process's
-// workers and reports the counts. SPEC §4: exit 0 when all was delivered or
-// nothing was to do, 3 while messages wait for a retry.
-func (a *app) sendNow(ctx context.Context, in *invocation) error {
-	date := a.builder.Date(time.Now())
-	ed, created, err := a.builder.Build(ctx, date)
+// SendReport is what SendNow did.
+type SendReport struct {
+	Empty       bool           // nothing new: no edition today
+	Edition     digest.Edition // as it was found or built
+	Built       bool           // SendNow built it
+	AlreadySent bool           // it was sent before: nothing was done
+	Final       delivery.Progress
+}
+
+// SendNow publishes today's edition (building it if needed) and delivers
+// it with this process's workers until every batch is done or waits for a
+// retry. notes receives progress lines for the operator.
+func (a *App) SendNow(ctx context.Context, notes io.Writer) (SendReport, error) {
+	p, err := a.publisher.Publish(ctx, a.Today())
 	if errors.Is(err, digest.ErrEmpty) {
-		fmt.Fprintf(in.stdout, "no new headlines for %s: nothing to send\n", date)
-		return nil
+		return SendReport{Empty: true}, nil
 	}
 	if err != nil {
-		return err
+		return SendReport{}, err
 	}
+	ed := p.Edition
+	r := SendReport{Edition: ed, Built: p.Built}
 	if ed.Status == digest.StatusSent {
-		fmt.Fprintf(in.stdout, "edition %s (id %d) was already sent\n", ed.Date, ed.ID)
-		printStats(in, nil)
-		return nil
+		r.AlreadySent = true
+		return r, nil
 	}
-	if created {
-		fmt.Fprintf(in.stderr, "built edition %s (id %d) with %d items\n", ed.Date, ed.ID, len(ed.Items))
+	if p.Built {
+		fmt.Fprintf(notes, "built edition %s (id %d) with %d items\n", ed.Date, ed.ID, len(ed.Items))
 	}
 
 	workers, stop := context.WithCancel(ctx)
 	defer stop()
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.fanout.Run(workers) }()
-	started, err := a.fanout.Start(ctx, ed.ID)
-	if err != nil {
-		return err
-	}
-	if !started && ed.Status != digest.StatusBuilt {
+	if !p.Started {
 		// A second send-now after exit 3: run the waiting retries now
 		// rather than at their backoff time.
 		n, err := a.fanout.RetryNow(ctx, ed.ID)
 		if err != nil {
-			return err
+			return r, err
 		}
 		if n > 0 {
-			fmt.Fprintf(in.stderr, "retrying %d waiting batches of edition %s now\n", n, ed.Date)
+			fmt.Fprintf(notes, "retrying %d waiting batches of edition %s now\n", n, ed.Date)
 		}
 	}
-	p, err := a.fanout.WaitNotify(ctx, ed.ID, func(p delivery.Progress) {
+	r.Final, err = a.fanout.WaitNotify(ctx, ed.ID, func(p delivery.Progress) {
 		if p.Held > 0 {
-			fmt.Fprintf(in.stderr, "waiting for %d batches held by a stopped process; they are taken over around %s (delivery.rescue_after)\n",
+			fmt.Fprintf(notes, "waiting for %d batches held by a stopped process; they are taken over around %s (delivery.rescue_after)\n",
 				p.Held, p.HeldUntil.Local().Format(time.TimeOnly))
 		}
 	})
@@ -166,22 +149,8 @@ func (a *app) sendNow(ctx context.Context, in *invocation) error {
 	if rerr := <-runErr; err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) {
 		err = rerr
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(in.stdout, "edition %s (id %d): %s\n", ed.Date, ed.ID, p.Status)
-	printStats(in, p.Stats)
-	switch {
-	case p.Pending > 0:
-		return codeError{exitPending, fmt.Errorf("%d messages wait for a retry; run send-now again or leave serve running to finish them", p.Pending)}
-	case p.Status == digest.StatusPaused:
-		return codeError{exitPending, errors.New("the edition is paused; /resume it to finish")}
-	}
-	return nil
+	return r, err
 }
 
-func printStats(in *invocation, stats []delivery.Count) {
-	for _, c := range stats {
-		fmt.Fprintf(in.stdout, "  %-9s %-8s %d\n", c.Channel, c.Status, c.N)
-	}
-}
+// Today is the newsletter date now.
+func (a *App) Today() string { return a.publisher.Date(time.Now()) }

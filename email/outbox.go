@@ -1,4 +1,4 @@
-package delivery
+package email
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/subscribers"
 )
@@ -21,8 +22,8 @@ import (
 // named after the edition date and the subscription,
 // "<YYYY-MM-DD>-<subscription id>.eml", and written to a temporary file
 // renamed into place, so a reader never sees half a message and sending
-// again overwrites rather than duplicates. It implements ChannelSender,
-// StreamSender and Transport.
+// again overwrites rather than duplicates. It implements delivery.ChannelSender,
+// delivery.StreamSender and Transport.
 type OutboxSender struct {
 	dir string
 	b   *Builder
@@ -50,51 +51,51 @@ func NewOutboxSender(dir string, b *Builder, log *slog.Logger) (*OutboxSender, e
 // Dir is the outbox directory.
 func (o *OutboxSender) Dir() string { return o.dir }
 
-// Send writes one file per subscription (ChannelSender).
-func (o *OutboxSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]Result, error) {
-	results := make([]Result, 0, len(subs))
-	err := o.SendEach(ctx, ed, subs, func(r Result) { results = append(results, r) })
+// Send writes one file per subscription (delivery.ChannelSender).
+func (o *OutboxSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
+	results := make([]delivery.Result, 0, len(subs))
+	err := o.SendEach(ctx, ed, subs, func(r delivery.Result) { results = append(results, r) })
 	return results, err
 }
 
-// SendEach writes one file per subscription, reporting each (StreamSender).
+// SendEach writes one file per subscription, reporting each (delivery.StreamSender).
 // A failure to write (disk full) fails the rest of the batch: they are
-// reported Retry and the error returned when nothing was written.
-func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error {
+// reported delivery.Retry and the error returned when nothing was written.
+func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
 	var buf []byte
 	var firstErr error
 	written := 0
 	for i, sub := range subs {
 		if err := ctx.Err(); err != nil {
 			for _, rest := range subs[i:] {
-				emit(Result{SubscriptionID: rest.ID, Outcome: Retry, Err: err})
+				emit(delivery.Result{SubscriptionID: rest.ID, Outcome: delivery.Retry, Err: err})
 			}
 			return nil
 		}
 		if firstErr != nil {
-			emit(Result{SubscriptionID: sub.ID, Outcome: Retry, Err: firstErr})
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: firstErr})
 			continue
 		}
 		m, err := o.b.AppendMessage(buf, ed, sub)
 		switch {
 		case errors.Is(err, ErrBadAddress):
-			emit(Result{SubscriptionID: sub.ID, Outcome: Failed, Err: err})
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Failed, Err: err})
 			continue
 		case err != nil:
 			return err
 		case m.Skip:
-			emit(Result{SubscriptionID: sub.ID, Outcome: Skipped})
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Skipped})
 			continue
 		}
 		buf = m.Data[:0]
 		name := fileSafe(ed.Date) + "-" + strconv.FormatInt(sub.ID, 10) + ".eml"
 		if err := o.write(name, m.Data); err != nil {
 			firstErr = err
-			emit(Result{SubscriptionID: sub.ID, Outcome: Retry, Err: err})
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
 			continue
 		}
 		written++
-		emit(Result{SubscriptionID: sub.ID, Outcome: Sent})
+		emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Sent})
 	}
 	if firstErr != nil && written == 0 {
 		return firstErr

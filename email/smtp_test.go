@@ -1,4 +1,4 @@
-package delivery_test
+package email_test
 
 import (
 	"bufio"
@@ -20,42 +20,17 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/delivery"
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/email/emailtest"
 	"github.com/digestbot/digestbot/subscribers"
 )
 
-func newSMTPSender(t testing.TB, b *delivery.Builder, srvHost string, port int, mod func(*delivery.SMTPOptions)) *delivery.SMTPSender {
-	t.Helper()
-	opts := delivery.SMTPOptions{
-		Host: srvHost, Port: port, TLS: "none", Connections: 4,
-		Timeout: 5 * time.Second, RedialDelay: 20 * time.Millisecond,
-	}
-	if mod != nil {
-		mod(&opts)
-	}
-	s, err := delivery.NewSMTPSender(opts, b, testLogger(t))
-	if err != nil {
-		t.Fatalf("NewSMTPSender: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func byTo(msgs []captured) map[string][]captured {
-	m := make(map[string][]captured)
-	for _, c := range msgs {
-		for _, to := range c.To {
-			m[to] = append(m[to], c)
-		}
-	}
-	return m
-}
-
 func TestSMTPSendHeadersAndBody(t *testing.T) {
-	srv := startServer(t, 0)
-	b, tokens := newBuilder(t, nil)
-	s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
-	ed := testEdition(7, "2026-01-05")
-	subs := emailSubs(1, 30)
+	srv := emailtest.Start(t, 0)
+	b, tokens := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.Connections = 2 })
+	ed := emailtest.Edition(7, "2026-01-05")
+	subs := emailtest.Subs(1, 30)
 	subs[3].Sections = []string{"Science"}
 	subs[4].Sections = []string{"Science", "Local"}
 
@@ -71,7 +46,7 @@ func TestSMTPSendHeadersAndBody(t *testing.T) {
 			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
 		}
 	}
-	got := byTo(srv.Messages())
+	got := srv.ByRecipient()
 	for _, sub := range subs {
 		ms := got[sub.Address]
 		if len(ms) != 1 {
@@ -80,11 +55,11 @@ func TestSMTPSendHeadersAndBody(t *testing.T) {
 		if ms[0].From != "news@example.com" {
 			t.Errorf("envelope from %q", ms[0].From)
 		}
-		checkDigest(t, tokens, ms[0].Data, sub)
+		emailtest.CheckDigest(t, tokens, ms[0].Data, sub)
 	}
 	// Sections: the Science-only reader gets Science items and no Sports.
-	sci := parseMessage(t, got[subs[3].Address][0].Data)
-	all := parseMessage(t, got[subs[0].Address][0].Data)
+	sci := emailtest.ParseMessage(t, got[subs[3].Address][0].Data)
+	all := emailtest.ParseMessage(t, got[subs[0].Address][0].Data)
 	if len(sci.HTML) >= len(all.HTML) || !strings.Contains(sci.Text, "Headline number 3") || strings.Contains(sci.Text, "Headline number 4:") {
 		t.Errorf("sections not applied: science-only text:\n%s", sci.Text)
 	}
@@ -98,13 +73,13 @@ func TestSMTPSendHeadersAndBody(t *testing.T) {
 
 // A server that answers 4xx to a fifth of the messages (deterministically,
 // by a hash of the recipient and the attempt) and 5xx to some recipients:
-// resending what came back Retry gives every reader exactly one message.
+// resending what came back delivery.Retry gives every reader exactly one message.
 func TestSMTPTransientAndPermanentFailures(t *testing.T) {
-	srv := startServer(t, 0)
+	srv := emailtest.Start(t, 0)
 	var attempts sync.Map // rcpt -> *atomic.Int32
 	srv.OnRcpt = func(to string) error {
 		if strings.HasPrefix(to, "reader1") && strings.HasSuffix(to, "3@example.org") {
-			return smtpErr(550, "5.1.1 no such user")
+			return emailtest.Err(550, "5.1.1 no such user")
 		}
 		return nil
 	}
@@ -115,14 +90,14 @@ func TestSMTPTransientAndPermanentFailures(t *testing.T) {
 		h.Write([]byte(to[0]))
 		h.Write([]byte{byte(n)})
 		if h.Sum32()%5 == 0 {
-			return smtpErr(451, "4.3.0 try again later")
+			return emailtest.Err(451, "4.3.0 try again later")
 		}
 		return nil
 	}
-	b, _ := newBuilder(t, nil)
-	s := newSMTPSender(t, b, srv.Host, srv.Port, nil)
-	ed := testEdition(8, "2026-01-06")
-	subs := emailSubs(1, 200)
+	b, _ := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+	ed := emailtest.Edition(8, "2026-01-06")
+	subs := emailtest.Subs(1, 200)
 	byID := make(map[int64]subscribers.Subscription)
 	for _, sub := range subs {
 		byID[sub.ID] = sub
@@ -143,7 +118,7 @@ func TestSMTPTransientAndPermanentFailures(t *testing.T) {
 			switch r.Outcome {
 			case delivery.Sent:
 			case delivery.Retry:
-				var se *delivery.SMTPError
+				var se *email.SMTPError
 				if !errors.As(r.Err, &se) || !se.Temporary() {
 					t.Errorf("retry without a 4xx: %v", r.Err)
 				}
@@ -156,7 +131,7 @@ func TestSMTPTransientAndPermanentFailures(t *testing.T) {
 			}
 		}
 	}
-	got := byTo(srv.Messages())
+	got := srv.ByRecipient()
 	for _, sub := range subs {
 		want := 1
 		if bounced[sub.ID] {
@@ -177,11 +152,11 @@ func TestSMTPTransientAndPermanentFailures(t *testing.T) {
 }
 
 func TestSMTPServerDownThenUp(t *testing.T) {
-	port := freePort(t)
-	b, tokens := newBuilder(t, nil)
-	s := newSMTPSender(t, b, "127.0.0.1", port, nil)
-	ed := testEdition(9, "2026-01-07")
-	subs := emailSubs(1, 20)
+	port := emailtest.FreePort(t)
+	b, tokens := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, "127.0.0.1", port, nil)
+	ed := emailtest.Edition(9, "2026-01-07")
+	subs := emailtest.Subs(1, 20)
 
 	res, err := s.Send(context.Background(), ed, subs)
 	if err == nil {
@@ -192,7 +167,7 @@ func TestSMTPServerDownThenUp(t *testing.T) {
 			t.Errorf("dead server: %v", r.Outcome)
 		}
 	}
-	srv := startServer(t, port)
+	srv := emailtest.Start(t, port)
 	time.Sleep(50 * time.Millisecond) // RedialDelay
 	res, err = s.Send(context.Background(), ed, subs)
 	if err != nil {
@@ -203,20 +178,20 @@ func TestSMTPServerDownThenUp(t *testing.T) {
 			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
 		}
 	}
-	got := byTo(srv.Messages())
+	got := srv.ByRecipient()
 	for _, sub := range subs {
 		if len(got[sub.Address]) != 1 {
 			t.Errorf("%s got %d", sub.Address, len(got[sub.Address]))
 		} else {
-			checkDigest(t, tokens, got[sub.Address][0].Data, sub)
+			emailtest.CheckDigest(t, tokens, got[sub.Address][0].Data, sub)
 		}
 	}
 
 	// The server goes away again while connections are idle in the pool:
 	// the stale connections are replaced and nothing is sent twice.
 	srv.Close()
-	srv2 := startServer(t, port)
-	res, err = s.Send(context.Background(), ed, emailSubs(100, 10))
+	srv2 := emailtest.Start(t, port)
+	res, err = s.Send(context.Background(), ed, emailtest.Subs(100, 10))
 	if err != nil {
 		t.Fatalf("Send after a restart: %v", err)
 	}
@@ -232,13 +207,13 @@ func TestSMTPServerDownThenUp(t *testing.T) {
 }
 
 func TestSMTPBadAddressNoInjection(t *testing.T) {
-	srv := startServer(t, 0)
-	b, _ := newBuilder(t, nil)
-	s := newSMTPSender(t, b, srv.Host, srv.Port, nil)
-	subs := emailSubs(1, 3)
+	srv := emailtest.Start(t, 0)
+	b, _ := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+	subs := emailtest.Subs(1, 3)
 	subs[1].Address = "victim@example.org>\r\nRCPT TO:<evil@example.net"
 	subs[2].Address = "Someone <x@example.org>"
-	res, err := s.Send(context.Background(), testEdition(10, "2026-01-08"), subs)
+	res, err := s.Send(context.Background(), emailtest.Edition(10, "2026-01-08"), subs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +225,7 @@ func TestSMTPBadAddressNoInjection(t *testing.T) {
 		if r.Outcome != want {
 			t.Errorf("subscription %d: %v, want %v", r.SubscriptionID, r.Outcome, want)
 		}
-		if want == delivery.Failed && !errors.Is(r.Err, delivery.ErrBadAddress) {
+		if want == delivery.Failed && !errors.Is(r.Err, email.ErrBadAddress) {
 			t.Errorf("error %v", r.Err)
 		}
 	}
@@ -261,11 +236,11 @@ func TestSMTPBadAddressNoInjection(t *testing.T) {
 }
 
 func TestSMTPRateLimit(t *testing.T) {
-	srv := startServer(t, 0)
-	b, _ := newBuilder(t, nil)
-	s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.RatePerSecond = 100 })
+	srv := emailtest.Start(t, 0)
+	b, _ := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.RatePerSecond = 100 })
 	start := time.Now()
-	res, err := s.Send(context.Background(), testEdition(11, "2026-01-09"), emailSubs(1, 40))
+	res, err := s.Send(context.Background(), emailtest.Edition(11, "2026-01-09"), emailtest.Subs(1, 40))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,13 +262,13 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 	clientTLS := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 
 	t.Run("starttls", func(t *testing.T) {
-		srv := startServer(t, 0, withTLS(serverTLS))
+		srv := emailtest.Start(t, 0, emailtest.WithTLS(serverTLS))
 		srv.User, srv.Pass = "digest", "s3cret"
-		b, _ := newBuilder(t, nil)
-		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) {
+		b, _ := emailtest.NewBuilder(t, nil)
+		s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) {
 			o.TLS, o.TLSConfig, o.Username, o.Password = "starttls", clientTLS, "digest", "s3cret"
 		})
-		res, err := s.Send(context.Background(), testEdition(12, "2026-01-10"), emailSubs(1, 5))
+		res, err := s.Send(context.Background(), emailtest.Edition(12, "2026-01-10"), emailtest.Subs(1, 5))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,15 +277,15 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 				t.Errorf("%v %v", r.Outcome, r.Err)
 			}
 		}
-		if len(srv.Messages()) != 5 || len(srv.authed) == 0 {
-			t.Errorf("%d messages, auth %v", len(srv.Messages()), srv.authed)
+		if len(srv.Messages()) != 5 || len(srv.Authed()) == 0 {
+			t.Errorf("%d messages, auth %v", len(srv.Messages()), srv.Authed())
 		}
 	})
 	t.Run("starttls required but not offered", func(t *testing.T) {
-		srv := startServer(t, 0)
-		b, _ := newBuilder(t, nil)
-		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.TLS = "starttls" })
-		if _, err := s.Send(context.Background(), testEdition(13, "2026-01-11"), emailSubs(1, 2)); err == nil {
+		srv := emailtest.Start(t, 0)
+		b, _ := emailtest.NewBuilder(t, nil)
+		s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.TLS = "starttls" })
+		if _, err := s.Send(context.Background(), emailtest.Edition(13, "2026-01-11"), emailtest.Subs(1, 2)); err == nil {
 			t.Error("sent in clear although TLS was required")
 		}
 		if len(srv.Messages()) != 0 {
@@ -318,19 +293,10 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 		}
 	})
 	t.Run("implicit tls", func(t *testing.T) {
-		srv := startServer(t, 0)
-		srv.Close()
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.ln = ln
-		srv.Port = ln.Addr().(*net.TCPAddr).Port
-		go func() { _ = srv.srv.Serve(ln) }()
-		t.Cleanup(func() { _ = ln.Close() })
-		b, _ := newBuilder(t, nil)
-		s := newSMTPSender(t, b, srv.Host, srv.Port, func(o *delivery.SMTPOptions) { o.TLS, o.TLSConfig = "tls", clientTLS })
-		if _, err := s.Send(context.Background(), testEdition(14, "2026-01-12"), emailSubs(1, 3)); err != nil {
+		srv := emailtest.Start(t, 0, emailtest.ImplicitTLS(serverTLS))
+		b, _ := emailtest.NewBuilder(t, nil)
+		s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.TLS, o.TLSConfig = "tls", clientTLS })
+		if _, err := s.Send(context.Background(), emailtest.Edition(14, "2026-01-12"), emailtest.Subs(1, 3)); err != nil {
 			t.Fatal(err)
 		}
 		if len(srv.Messages()) != 3 {
@@ -425,9 +391,9 @@ func TestSMTPWithoutPipelining(t *testing.T) {
 			}()
 		}
 	}()
-	b, _ := newBuilder(t, nil)
-	s := newSMTPSender(t, b, "127.0.0.1", ln.Addr().(*net.TCPAddr).Port, func(o *delivery.SMTPOptions) { o.Connections = 2 })
-	res, err := s.Send(context.Background(), testEdition(15, "2026-01-13"), emailSubs(1, 12))
+	b, _ := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, "127.0.0.1", ln.Addr().(*net.TCPAddr).Port, func(o *email.SMTPOptions) { o.Connections = 2 })
+	res, err := s.Send(context.Background(), emailtest.Edition(15, "2026-01-13"), emailtest.Subs(1, 12))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,70 +12,78 @@ import (
 	"github.com/digestbot/digestbot/config"
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/publish"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/subscribers"
 	"github.com/digestbot/digestbot/telegram"
 	"github.com/digestbot/digestbot/web"
 )
 
-// app is every long-lived part of digestbot, built from the config. serve
-// runs all of it; send-now runs the delivery part.
-type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *store.Store
-	builder *digest.Builder
-	fetcher *articles.Fetcher // feeds and pages: one timeout and size cap
-	fanout  *delivery.Fanout
-	tg      *telegram.Client // nil when Telegram is off
-	bot     *bot.Bot         // nil when Telegram is off
-	web     *web.Server
+// App is every long-lived part of digestbot, built from the config. Run
+// runs all of it (serve); SendNow runs the delivery part (send-now).
+type App struct {
+	// Version is logged when serving; the command sets it.
+	Version string
+
+	cfg       config.Config
+	log       *slog.Logger
+	store     *store.Store
+	builder   *digest.Builder
+	publisher *publish.Service
+	fetcher   *articles.Fetcher // feeds and pages: one timeout and size cap
+	fanout    *delivery.Fanout
+	tg        *telegram.Client // nil when Telegram is off
+	bot       *bot.Bot         // nil when Telegram is off
+	web       *web.Server
 
 	closers []func() error
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log}
+// New builds every part from cfg: it opens and migrates the database and
+// syncs the configured feeds, but starts nothing (Run, SendNow). Close it.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, Version: "dev"}
 	defer func() {
 		if err != nil {
 			a.Close() // what was opened before the failure
 		}
 	}()
-	if a.store, err = openStore(ctx, cfg, log); err != nil {
+	if a.store, err = OpenStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.store.Close)
-	if err := syncFeeds(ctx, cfg, a.store); err != nil {
+	if err := SyncFeeds(ctx, cfg, a.store); err != nil {
 		return nil, err
 	}
-	a.builder = newBuilder(cfg, a.store, log)
-	a.fetcher = newFetcher(cfg)
+	a.builder = NewBuilder(cfg, a.store, log)
+	a.fetcher = NewFetcher(cfg)
 	importer := &articles.Importer{Store: a.store, Fetcher: a.fetcher, Log: log}
 	tokens := subscribers.NewTokens(cfg.Security.Secret, nil)
 
 	// Email: one message builder, sent over SMTP or into the outbox folder.
 	d := cfg.Email.DKIM
-	dkim, err := delivery.LoadDKIM(delivery.DKIMConfig{Domain: d.Domain, Selector: d.Selector, KeyFile: d.KeyFile}) // nil when not configured
+	dkim, err := email.LoadDKIM(email.DKIMConfig{Domain: d.Domain, Selector: d.Selector, KeyFile: d.KeyFile}) // nil when not configured
 	if err != nil {
 		return nil, fmt.Errorf("email.dkim: %w", err)
 	}
-	mb, err := delivery.NewBuilder(delivery.BuilderConfig{
+	mb, err := email.NewBuilder(email.BuilderConfig{
 		From:              cfg.Email.From,
 		UnsubscribeMailto: cfg.Email.UnsubscribeMailto,
-		Render:            renderOptions(cfg),
+		Render:            RenderOptions(cfg),
 		Tokens:            tokens,
 		DKIM:              dkim,
 	})
 	if err != nil {
 		return nil, err
 	}
-	var email interface {
+	var mail interface {
 		delivery.ChannelSender
-		delivery.Transport
+		email.Transport
 	}
 	if cfg.SMTPEnabled() {
 		s := cfg.Email.SMTP
-		smtp, err := delivery.NewSMTPSender(delivery.SMTPOptions{
+		smtp, err := email.NewSMTPSender(email.SMTPOptions{
 			Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, TLS: s.TLS,
 			Connections: s.Connections, RatePerSecond: s.RatePerSecond,
 		}, mb, log)
@@ -83,17 +91,17 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 			return nil, err
 		}
 		a.closers = append(a.closers, smtp.Close)
-		email = smtp
+		mail = smtp
 		log.Info("email: sending over SMTP", slog.String("host", s.Host), slog.Int("port", s.Port), slog.Int("connections", s.Connections))
 	} else {
-		outbox, err := delivery.NewOutboxSender(cfg.Email.OutboxDir, mb, log)
+		outbox, err := email.NewOutboxSender(cfg.Email.OutboxDir, mb, log)
 		if err != nil {
 			return nil, err
 		}
-		email = outbox
+		mail = outbox
 		log.Info("email: no email.smtp.host, writing messages to the outbox folder", slog.String("dir", outbox.Dir()))
 	}
-	mailer, err := delivery.NewMailer(mb, email)
+	mailer, err := email.NewMailer(mb, mail)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +111,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 	}
 
 	channels := map[subscribers.Channel]delivery.ChannelConfig{
-		subscribers.Email: {Sender: email, BatchSize: 500, Workers: max(4, cfg.Email.SMTP.Connections/2)},
+		subscribers.Email: {Sender: mail, BatchSize: 500, Workers: max(4, cfg.Email.SMTP.Connections/2)},
 	}
 	var tgSender *telegram.Sender
 	if cfg.TelegramEnabled() {
@@ -114,7 +122,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		}); err != nil {
 			return nil, err
 		}
-		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{Render: renderOptions(cfg), Log: log})
+		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{Render: RenderOptions(cfg), Log: log})
 		channels[subscribers.Telegram] = delivery.ChannelConfig{Sender: tgSender, BatchSize: 200, Workers: 4}
 		log.Info("telegram: on", slog.String("bot", a.tg.Username()))
 	} else {
@@ -123,10 +131,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 
 	dl := cfg.Delivery
 	if a.fanout, err = delivery.NewFanout(a.store, delivery.FanoutConfig{
-		Channels:     channels,
-		OnFinished:   a.editionFinished,
-		RetryBackoff: delivery.Backoff(dl.RetryBackoff.Duration),
-		SliceTime:    dl.SliceTime.Duration,
+		Channels:      channels,
+		Subscriptions: subs,
+		OnFinished:    a.editionFinished,
+		RetryBackoff:  delivery.Backoff(dl.RetryBackoff.Duration),
+		SliceTime:     dl.SliceTime.Duration,
 		// A job's own deadline sits halfway between its slice and its
 		// rescue: River hands a job to another worker only after that.
 		JobTimeout:  dl.SliceTime.Duration + (dl.RescueAfter.Duration-dl.SliceTime.Duration)/2,
@@ -136,6 +145,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		return nil, err
 	}
 
+	a.publisher = &publish.Service{Builder: a.builder, Fanout: a.fanout, Editions: a.store}
+
 	if a.tg != nil {
 		if a.bot, err = bot.New(bot.Config{
 			Title: cfg.Newsletter.Title, Schedule: cfg.Newsletter.Schedule, Location: cfg.Newsletter.Location,
@@ -143,7 +154,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 			Newsletter: digest.DefaultNewsletter,
 		}, bot.Deps{
 			Telegram: a.tg, Digests: tgSender, Subscriptions: subs, Store: a.store,
-			Editions: a.builder, Fanout: a.fanout, Importer: importer,
+			Editions: a.builder, Publisher: a.publisher, Fanout: a.fanout, Importer: importer,
 			Feeds: bot.FeedProbe{Fetcher: a.fetcher}, Log: log,
 		}); err != nil {
 			return nil, err
@@ -157,7 +168,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
-		Editions: a.builder, Fanout: a.fanout,
+		Publisher: a.publisher,
 	}); err != nil {
 		return nil, err
 	}
@@ -167,21 +178,14 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 // editionFinished runs once per edition, in the process that marked it
 // sent (the fan-out logs it): the admins get the summary and the
 // publisher's channels the edition.
-func (a *app) editionFinished(ctx context.Context, editionID int64, stats []delivery.Count) {
+func (a *App) editionFinished(ctx context.Context, editionID int64, stats []digest.DeliveryCount) {
 	if a.bot != nil {
 		a.bot.EditionFinished(ctx, editionID, stats)
 	}
 }
 
-// startEdition hands a built edition to the fan-out (the scheduler's hook).
-func (a *app) startEdition(ctx context.Context, e digest.Edition) {
-	// The fan-out logs a start; a false start is another instance's.
-	if _, err := a.fanout.Start(ctx, e.ID); err != nil {
-		a.log.ErrorContext(ctx, "fan-out: start", slog.Int64("edition_id", e.ID), slog.String("date", e.Date), slog.Any("err", err))
-	}
-}
-
-func (a *app) Close() error {
+// Close stops what New started, in reverse order.
+func (a *App) Close() error {
 	var errs []error
 	if a.bot != nil {
 		a.bot.Wait()

@@ -127,7 +127,7 @@ func mustRun(t *testing.T, want int, args ...string) (stdout, stderr string) {
 func importFixtures(t *testing.T, cfg string) {
 	t.Helper()
 	for _, f := range fixtureFeeds {
-		mustRun(t, 0, "import", "--config", cfg, filepath.Join("testdata", "feeds", f))
+		mustRun(t, 0, "import", "--config", cfg, filepath.Join("..", "..", "testdata", "feeds", f))
 	}
 }
 
