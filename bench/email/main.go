@@ -16,31 +16,24 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/digestbot/digestbot/bench/internal/smtpsink"
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/email"
@@ -66,7 +59,7 @@ func main() {
 	)
 	flag.Parse()
 	if *sink {
-		if err := runSink(os.Stdin, os.Stdout); err != nil {
+		if err := smtpsink.Serve(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "sink:", err)
 			os.Exit(1)
 		}
@@ -80,11 +73,11 @@ func main() {
 
 func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile string, cooldown, poll time.Duration, dkimKind string, recordChunk int) error {
 	ctx := context.Background()
-	sinkProc, err := startSink()
+	sinkProc, err := smtpsink.Start("-sink")
 	if err != nil {
 		return err
 	}
-	defer sinkProc.stop()
+	defer sinkProc.Stop()
 
 	dir, err := os.MkdirTemp("", "digestbot-bench-")
 	if err != nil {
@@ -163,7 +156,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 		return err
 	}
 	snd, err := email.NewSMTPSender(email.SMTPOptions{
-		Host: "127.0.0.1", Port: sinkProc.port, TLS: "none", Connections: conns,
+		Host: "127.0.0.1", Port: sinkProc.Port, TLS: "none", Connections: conns,
 	}, b, log)
 	if err != nil {
 		return err
@@ -232,7 +225,7 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 	if baseline {
 		cpu0 := cpuTime()
 		start := time.Now()
-		if err := minimalClient(sinkProc.addr(), conns, n, sample.Data); err != nil {
+		if err := smtpsink.MinimalClient(sinkProc.Addr(), conns, n, sample.Data); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		el := time.Since(start)
@@ -241,11 +234,11 @@ func run(n, conns, batch, workers int, baseline, keep, verbose bool, profile str
 			float64(n)/el.Seconds(), float64(cpu.Microseconds())/float64(n))
 		fmt.Printf("  digestbot reaches %.0f%% of it\n", 100*(float64(sent)/elapsed.Seconds())/(float64(n)/el.Seconds()))
 	}
-	got, err := sinkProc.stop()
+	got, err := sinkProc.Stop()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("sink received %s\n", got)
+	fmt.Printf("sink received %d messages (%d bytes) for %d distinct recipients\n", got.Messages, got.Bytes, got.Recipients)
 	return nil
 }
 
@@ -296,207 +289,4 @@ func vmHWM() int {
 		}
 	}
 	return 0
-}
-
-// sinkProcess is the sink running as a child process.
-type sinkProcess struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-	port  int
-	done  bool
-}
-
-func (s *sinkProcess) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-func startSink() (*sinkProcess, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(self, "-sink")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &sinkProcess{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
-	line, err := s.out.ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("sink: %w", err)
-	}
-	_, portStr, _ := net.SplitHostPort(strings.TrimSpace(strings.TrimPrefix(line, "listening ")))
-	if s.port, err = strconv.Atoi(portStr); err != nil {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("sink said %q", line)
-	}
-	return s, nil
-}
-
-// stop closes the sink's stdin; it answers with its count and exits.
-func (s *sinkProcess) stop() (string, error) {
-	if s.done {
-		return "", nil
-	}
-	s.done = true
-	_ = s.stdin.Close()
-	line, err := s.out.ReadString('\n')
-	werr := s.cmd.Wait()
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(line), werr
-}
-
-// runSink is a minimal SMTP server on 127.0.0.1 that accepts everything.
-// Like Postfix's smtp-sink it answers a pipelined group with one write. It
-// prints its address, then, when stdin closes, what it received.
-func runSink(stdin io.Reader, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
-	var msgs, bytesIn atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go sinkConn(c, &msgs, &bytesIn)
-		}
-	}()
-	_, _ = io.Copy(io.Discard, stdin)
-	_ = ln.Close()
-	fmt.Fprintf(stdout, "%d messages, %d bytes\n", msgs.Load(), bytesIn.Load())
-	return nil
-}
-
-func sinkConn(c net.Conn, msgs, bytesIn *atomic.Int64) {
-	defer c.Close()
-	r := bufio.NewReaderSize(c, 64<<10)
-	w := bufio.NewWriterSize(c, 4<<10)
-	w.WriteString("220 sink ESMTP\r\n")
-	w.Flush()
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(string(bytes.TrimSpace(line[:min(len(line), 4)])))
-		switch cmd {
-		case "EHLO":
-			w.WriteString("250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n")
-		case "HELO", "MAIL", "RCPT", "RSET", "NOOP":
-			w.WriteString("250 2.0.0 ok\r\n")
-		case "DATA":
-			w.WriteString("354 go ahead\r\n")
-			w.Flush()
-			var n int64
-			for {
-				l, err := r.ReadSlice('\n')
-				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-					return
-				}
-				n += int64(len(l))
-				if len(l) == 3 && l[0] == '.' && l[1] == '\r' {
-					break
-				}
-			}
-			msgs.Add(1)
-			bytesIn.Add(n)
-			w.WriteString("250 2.0.0 queued\r\n")
-		case "QUIT":
-			w.WriteString("221 bye\r\n")
-			w.Flush()
-			return
-		default:
-			w.WriteString("502 5.5.2 unknown command\r\n")
-		}
-		// Answer a pipelined group at once (RFC 2920 §3.2): flush only
-		// when nothing more is waiting.
-		if r.Buffered() == 0 {
-			if w.Flush() != nil {
-				return
-			}
-		}
-	}
-}
-
-// minimalClient sends n copies of msg with MAIL, RCPT and DATA pipelined
-// and nothing else: the reference of PERF-NOTES' last row.
-func minimalClient(addr string, conns, n int, msg []byte) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			r := bufio.NewReader(c)
-			w := bufio.NewWriterSize(c, 16<<10)
-			expect := func(k int) error {
-				for range k {
-					for {
-						l, err := r.ReadString('\n')
-						if err != nil {
-							return err
-						}
-						if len(l) < 4 || l[0] > '3' {
-							return fmt.Errorf("reply %q", l)
-						}
-						if l[3] == ' ' {
-							break
-						}
-					}
-				}
-				return nil
-			}
-			w.WriteString("EHLO client\r\n")
-			w.Flush()
-			if err := expect(2); err != nil {
-				errs <- err
-				return
-			}
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					break
-				}
-				fmt.Fprintf(w, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
-				w.Flush()
-				if err := expect(3); err != nil {
-					errs <- err
-					return
-				}
-				w.Write(msg)
-				w.WriteString(".\r\n")
-				w.Flush()
-				if err := expect(1); err != nil {
-					errs <- err
-					return
-				}
-			}
-			w.WriteString("QUIT\r\n")
-			w.Flush()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
 }

@@ -67,6 +67,8 @@ type pgServer struct {
 	admin    *sql.DB
 	template string // a migrated database that new ones copy
 	next     int    // to name databases
+
+	standalone bool // started by StartServer, stopped by Server.Stop (no TestMain)
 }
 
 // database creates a database and returns its DSN; it is dropped when the
@@ -163,7 +165,7 @@ func (p *pgServer) start() error {
 		p.adminURL = u
 		return p.connectAdmin(30 * time.Second)
 	}
-	if !mainRunning {
+	if !mainRunning && !p.standalone {
 		return errors.New("the package's TestMain must call storetest.Main(m), which stops the PostgreSQL server when the tests end")
 	}
 	bin, err := findPostgresBin()
@@ -409,3 +411,39 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Server is a throwaway PostgreSQL server for programs outside the tests
+// (bench/): the same server the tests start, from the system binaries,
+// with its files removed by Stop.
+type Server struct{ p *pgServer }
+
+// StartServer starts one. ErrNoPostgres (wrapped) when the binaries are
+// missing.
+func StartServer() (*Server, error) {
+	p := &pgServer{standalone: true}
+	if err := p.start(); err != nil {
+		_ = p.stop()
+		return nil, fmt.Errorf("storetest: start postgres: %w", err)
+	}
+	if p.skip != "" {
+		return nil, fmt.Errorf("%w: %s", ErrNoPostgres, p.skip)
+	}
+	return &Server{p: p}, nil
+}
+
+// ErrNoPostgres: no PostgreSQL binaries on this machine.
+var ErrNoPostgres = errors.New("no PostgreSQL")
+
+// CreateDatabase creates an empty database and returns its DSN.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	name, err := s.p.create(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	return s.p.dsn(name), nil
+}
+
+// Stop stops the server and removes its files.
+func (s *Server) Stop() error { return s.p.stop() }
