@@ -14,8 +14,13 @@
 // process start to exit (startup, edition build, job insertion and the
 // final records included); CPU µs/msg is the digestbot process's user+sys
 // time over messages; peak RSS is its maximum resident set (getrusage
-// ru_maxrss, which is VmHWM); first message is from process start to the
-// sink accepting the first message. The PostgreSQL rows use a throwaway
+// VmHWM polled every 20 ms, and getrusage ru_maxrss); first message is
+// from process start to the sink accepting the first message. The serve
+// row's schedule is the next minute boundary: its msg/s and first message
+// count from that tick, to the last message (serve is then stopped with
+// SIGTERM); its CPU includes the idle wait for the tick. The ceiling's
+// payload is a message the binary wrote itself (a one-subscriber send-now
+// into the outbox directory). The PostgreSQL rows use a throwaway
 // server started from the system binaries with fsync off, as the tests do.
 package main
 
@@ -70,6 +75,7 @@ type bench struct {
 	dir     string // temporary
 	bin     string // the digestbot binary
 	pg      *storetest.Server
+	sample  []byte // one message the binary wrote: the ceiling's payload
 }
 
 type row struct {
@@ -79,7 +85,8 @@ type row struct {
 	rcpts       int64
 	wall        time.Duration
 	cpu         time.Duration
-	rssKiB      int64
+	rssKiB      int64 // ru_maxrss
+	hwmKiB      int64 // max VmHWM polled every 20 ms
 	first       time.Duration
 	ceiling     float64 // msg/s of the minimal client
 	note        string
@@ -100,11 +107,19 @@ func (b *bench) run(sizes, stores string, serve, keep bool) error {
 		defer os.RemoveAll(b.dir)
 	}
 	b.bin = filepath.Join(b.dir, "digestbot")
-	build := exec.Command("go", "build", "-o", b.bin, "./cmd/digestbot")
+	pkg := "./cmd/digestbot"
+	if _, err := os.Stat(filepath.Join(b.root, "cmd", "digestbot")); err != nil {
+		pkg = "."
+	}
+	build := exec.Command("go", "build", "-o", b.bin, pkg)
 	build.Dir, build.Stderr = b.root, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/digestbot: %w", err)
+		return fmt.Errorf("go build %s: %w", pkg, err)
 	}
+	if b.sample, err = b.sampleMessage(); err != nil {
+		return fmt.Errorf("sample message: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: ceiling payload: the binary's own message, %d bytes\n", len(b.sample))
 
 	var ns []int
 	for _, s := range strings.Split(sizes, ",") {
@@ -167,26 +182,19 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		return r, err
 	}
 	defer sink.Stop()
+	// serve: a schedule at the next minute boundary (at least 3 s away),
+	// so that the start-up catch-up has nothing due and the tick is known.
+	schedule, tick := "* * * * *", time.Time{}
+	if mode == "serve" {
+		tick = time.Now().UTC().Add(3 * time.Second).Truncate(time.Minute).Add(time.Minute)
+		schedule = fmt.Sprintf("%d %d * * *", tick.Minute(), tick.Hour())
+	}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config(driver, dsn, dir, sink.Port, b.conns)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(driver, dsn, dir, schedule, "127.0.0.1", sink.Port, b.conns)), 0o644); err != nil {
 		return r, err
 	}
-	var csv bytes.Buffer
-	csv.WriteString("email\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "reader%07d@bench.example\n", i)
-	}
-	csvPath := filepath.Join(dir, "subscribers.csv")
-	if err := os.WriteFile(csvPath, csv.Bytes(), 0o644); err != nil {
+	if err := b.seed(dir, cfg, n); err != nil {
 		return r, err
-	}
-	if err := b.digestbot("subscribers", "import", "--config", cfg, csvPath); err != nil {
-		return r, err
-	}
-	for _, f := range []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml"} {
-		if err := b.digestbot("import", "--config", cfg, filepath.Join(b.root, "testdata", "feeds", f)); err != nil {
-			return r, err
-		}
 	}
 
 	cmd := exec.Command(b.bin, mode, "--config", cfg)
@@ -203,6 +211,9 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
+	hwm := make(chan int64, 1)
+	exited := make(chan struct{})
+	go func() { hwm <- pollHWM(cmd.Process.Pid, exited) }()
 	if mode == "serve" {
 		// The schedule fires every minute, and serve's catch-up publishes
 		// at start: stop it once the sink has every message.
@@ -221,6 +232,8 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 	}
 	waitErr := cmd.Wait()
 	r.wall = time.Since(start)
+	close(exited)
+	r.hwmKiB = <-hwm
 	if waitErr != nil {
 		return r, fmt.Errorf("%s: %w\n%s", mode, waitErr, lastLines(stderr.String(), 10))
 	}
@@ -232,8 +245,11 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		return r, err
 	}
 	r.msgs, r.rcpts = got.Messages, got.Recipients
-	if mode == "serve" && !got.Last.IsZero() {
-		r.wall = got.Last.Sub(start) // to the last message, not to the stop
+	if mode == "serve" {
+		// From the tick to the last message (not to the stop); the first
+		// message from the tick too.
+		start = tick
+		r.wall = got.Last.Sub(tick)
 	}
 	if !got.First.IsZero() {
 		r.first = got.First.Sub(start)
@@ -242,15 +258,18 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		r.note = fmt.Sprintf("MISMATCH: %d messages for %d recipients", r.msgs, r.rcpts)
 	}
 
-	// The ceiling, on a fresh sink: as many messages of the same size.
-	size := int(got.Bytes / max(got.Messages, 1))
+	// The ceiling, on a fresh sink: as many messages of the binary's own
+	// (one subscriber's digest: the same size as these).
+	if avg := got.Bytes / max(got.Messages, 1); avg > 0 && (avg < int64(len(b.sample))*9/10 || avg > int64(len(b.sample))*11/10) {
+		r.note += fmt.Sprintf(" (messages %d bytes, ceiling payload %d)", avg, len(b.sample))
+	}
 	ceil, err := smtpsink.Start("-sink")
 	if err != nil {
 		return r, err
 	}
 	defer ceil.Stop()
 	t0 := time.Now()
-	if err := smtpsink.MinimalClient(ceil.Addr(), b.conns, n, message(size)); err != nil {
+	if err := smtpsink.MinimalClient(ceil.Addr(), b.conns, n, b.sample); err != nil {
 		return r, fmt.Errorf("ceiling: %w", err)
 	}
 	r.ceiling = float64(n) / time.Since(t0).Seconds()
@@ -268,11 +287,25 @@ func (b *bench) digestbot(args ...string) error {
 	return nil
 }
 
-func config(driver, dsn, dir string, port, conns int) string {
+// config is the TOML file of one run; an empty host writes .eml files to
+// the outbox directory instead.
+func config(driver, dsn, dir, schedule, host string, port, conns int) string {
+	smtp := ""
+	if host != "" {
+		smtp = fmt.Sprintf(`
+[email.smtp]
+host = %q
+port = %d
+tls = "none"
+connections = %d
+rate_per_second = 0
+`, host, port, conns)
+	}
 	return fmt.Sprintf(`[newsletter]
 title = "Daily Headlines"
 base_url = "https://news.bench.example"
-schedule = "* * * * *"
+timezone = "UTC"
+schedule = %q
 max_age = "0s"
 
 [database]
@@ -288,41 +321,105 @@ secret = "bench-secret-bench-secret-bench-secret"
 [email]
 from = "Daily Headlines <news@bench.example>"
 outbox_dir = %q
-
-[email.smtp]
-host = "127.0.0.1"
-port = %d
-tls = "none"
-connections = %d
-`, driver, dsn, filepath.Join(dir, "outbox"), port, conns)
+%s`, schedule, driver, dsn, filepath.Join(dir, "outbox"), smtp)
 }
 
-// message is a well-formed message of about size bytes (CRLF lines of 76
-// characters, ending in CRLF): the ceiling's payload, as long as the
-// digest the sink received.
-func message(size int) []byte {
-	var m bytes.Buffer
-	m.WriteString("From: news@bench.example\r\nTo: reader@bench.example\r\nSubject: ceiling\r\n\r\n")
-	line := strings.Repeat("x", 76) + "\r\n"
-	for m.Len()+len(line) <= max(size, 200) {
-		m.WriteString(line)
+// seed imports n subscribers and the fixture feeds with the binary's own
+// commands (not timed).
+func (b *bench) seed(dir, cfg string, n int) error {
+	var csv bytes.Buffer
+	csv.WriteString("email\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "reader%07d@bench.example\n", i)
 	}
-	return m.Bytes()
+	csvPath := filepath.Join(dir, "subscribers.csv")
+	if err := os.WriteFile(csvPath, csv.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := b.digestbot("subscribers", "import", "--config", cfg, csvPath); err != nil {
+		return err
+	}
+	// The well-formed fixture feeds (testdata/feeds also holds malformed
+	// and hostile ones); import takes one path at a time.
+	for _, f := range []string{"pacific-stripes.rss.xml", "wire-a.rss.xml", "globe-news.atom.xml", "meridian.feed.json", "harborview-herald.rss.xml"} {
+		if err := b.digestbot("import", "--config", cfg, filepath.Join(b.root, "testdata", "feeds", f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sampleMessage runs a one-subscriber send-now with no SMTP host, which
+// writes the message to the outbox directory, and returns its bytes.
+func (b *bench) sampleMessage() ([]byte, error) {
+	dir := filepath.Join(b.dir, "sample")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(config("sqlite", filepath.Join(dir, "digestbot.db"), dir, "* * * * *", "", 0, b.conns)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := b.seed(dir, cfg, 1); err != nil {
+		return nil, err
+	}
+	if err := b.digestbot("send-now", "--config", cfg); err != nil {
+		return nil, err
+	}
+	emls, err := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	if err != nil || len(emls) != 1 {
+		return nil, fmt.Errorf("want one .eml in %s, have %d (%v)", filepath.Join(dir, "outbox"), len(emls), err)
+	}
+	msg, err := os.ReadFile(emls[0])
+	if err != nil {
+		return nil, err
+	}
+	// SMTP DATA wants CRLF line ends.
+	if !bytes.Contains(msg, []byte("\r\n")) {
+		msg = bytes.ReplaceAll(msg, []byte("\n"), []byte("\r\n"))
+	}
+	return msg, nil
+}
+
+// pollHWM reads VmHWM of pid every 20 ms until exited is closed and
+// returns the largest value seen, in KiB.
+func pollHWM(pid int, exited <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak int64
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+					peak = max(peak, kb)
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 func printTable(rows []row, took time.Duration) {
 	fmt.Printf("machine: %d CPUs, %s, %s; bench took %v\n\n", runtime.NumCPU(), cpuModel(), runtime.Version(), took.Round(time.Second))
-	fmt.Println("| run | subscribers | store | msg/s | ceiling msg/s | share | CPU µs/msg | peak RSS MiB | first message ms | check |")
+	fmt.Println("| run | subscribers | store | msg/s | ceiling msg/s | share | CPU µs/msg | peak RSS MiB (VmHWM / maxrss) | first message ms | check |")
 	fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range rows {
 		rate := float64(r.msgs) / r.wall.Seconds()
-		check := "ok"
-		if r.note != "" {
+		check := fmt.Sprintf("ok: %d messages, %d recipients", r.msgs, r.rcpts)
+		if strings.HasPrefix(r.note, "MISMATCH") {
 			check = r.note
+		} else {
+			check += r.note
 		}
-		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.1f | %.1f | %d | %s |\n",
+		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.1f | %.1f / %.1f | %d | %s |\n",
 			r.name, r.n, r.store, rate, r.ceiling, rate/r.ceiling,
-			float64(r.cpu.Microseconds())/float64(max(r.msgs, 1)), float64(r.rssKiB)/1024, r.first.Milliseconds(), check)
+			float64(r.cpu.Microseconds())/float64(max(r.msgs, 1)), float64(r.hwmKiB)/1024, float64(r.rssKiB)/1024, r.first.Milliseconds(), check)
 	}
 }
 
