@@ -190,3 +190,42 @@ func describeErrors(d clusterDay, groups [][]int) []string {
 	}
 	return lines
 }
+
+// TestEvalCorpus holds every day file to the shape the evaluation needs
+// (testdata/eval/README.md): at least 40 articles from at least 4 outlets,
+// several multi-outlet stories, at least 10 near misses each naming
+// another story of the same day, and stories told once.
+func TestEvalCorpus(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(evalDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		d := loadClusterDay(t, f)
+		outlets := map[string]bool{}
+		size := map[string]int{}
+		for _, a := range d.articles {
+			outlets[a.Source] = true
+			size[d.key[a.GUID]]++
+		}
+		var multi, single int
+		for _, n := range size {
+			if n > 1 {
+				multi++
+			} else {
+				single++
+			}
+		}
+		var near int
+		for guid, c := range d.nearMiss {
+			if size[c] == 0 || c == d.key[guid] {
+				t.Errorf("%s: %s is a near miss of %q, which is not another story of the day", f, guid, c)
+			}
+			near++
+		}
+		if len(d.articles) < 40 || len(outlets) < 4 || near < 10 || multi < 5 || single < 10 {
+			t.Errorf("%s: %d articles, %d outlets, %d near misses, %d multi-outlet and %d single stories; want ≥ 40, ≥ 4, ≥ 10, ≥ 5, ≥ 10",
+				f, len(d.articles), len(outlets), near, multi, single)
+		}
+	}
+}
