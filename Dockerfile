@@ -20,6 +20,8 @@ USER digestbot
 WORKDIR /data
 VOLUME /data
 EXPOSE 8080
+# Liveness: the process and its database answer (digestbot healthcheck --ready asks /readyz).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 CMD ["digestbot", "healthcheck"]
 # The config path comes from --config or DIGESTBOT_CONFIG; secrets from DIGESTBOT_* variables.
 ENV DIGESTBOT_CONFIG=/etc/digestbot/config.toml
 ENTRYPOINT ["digestbot"]

@@ -168,11 +168,31 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
-		Publisher: a.publisher,
+		Publisher: a.publisher, Ready: a.readyChecks(cfg),
 	}); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// readyChecks are /readyz's parts beside the database ping: migrations
+// current, the SMTP server answering when one is configured, Telegram's
+// getMe when the bot is on.
+func (a *App) readyChecks(cfg config.Config) []web.ReadyCheck {
+	checks := []web.ReadyCheck{{Name: "migrations", Check: a.store.CheckMigrations}}
+	if cfg.SMTPEnabled() {
+		s := cfg.Email.SMTP
+		checks = append(checks, web.ReadyCheck{Name: "smtp", Check: func(ctx context.Context) error {
+			return email.ProbeSMTP(ctx, s.Host, s.Port, s.TLS == "tls")
+		}})
+	}
+	if a.tg != nil {
+		checks = append(checks, web.ReadyCheck{Name: "telegram", Check: func(ctx context.Context) error {
+			_, err := a.tg.Call(ctx, "getMe", nil)
+			return err
+		}})
+	}
+	return checks
 }
 
 // editionFinished runs once per edition, in the process that marked it

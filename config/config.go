@@ -20,6 +20,14 @@ type Config struct {
 	Feeds      []Feed     `toml:"feeds"`
 	Ingest     Ingest     `toml:"ingest"`
 	Delivery   Delivery   `toml:"delivery"`
+	Log        Log        `toml:"log"`
+}
+
+// Log chooses how the process logs to stderr.
+type Log struct {
+	// "auto" (JSON for serve when stderr is not a terminal, text otherwise),
+	// "text" or "json"; DIGESTBOT_LOG_FORMAT overrides it.
+	Format string `toml:"format"`
 }
 
 // Delivery tunes the fan-out's retries and crash recovery.

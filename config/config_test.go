@@ -35,6 +35,22 @@ func TestExampleLoads(t *testing.T) {
 	}
 }
 
+// TestComposeConfigLoads: the config compose.yaml mounts, with the
+// environment compose.yaml sets.
+func TestComposeConfigLoads(t *testing.T) {
+	env := map[string]string{
+		"DIGESTBOT_DATABASE_DSN": "postgres://digestbot:pw@db:5432/digestbot?sslmode=disable",
+		"DIGESTBOT_SECRET":       "change-me-to-a-long-random-value",
+	}
+	c, err := Load("../deploy/compose.toml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.Driver != "postgres" || c.Database.DSN != env["DIGESTBOT_DATABASE_DSN"] || c.Log.Format != "json" || c.HTTP.Listen != ":8080" {
+		t.Errorf("database %+v, log %+v, listen %q", c.Database, c.Log, c.HTTP.Listen)
+	}
+}
+
 func TestFeedWeightDefaultsToOne(t *testing.T) {
 	c, err := Load(write(t, "[security]\nsecret = \"0123456789abcdef0\"\n[[feeds]]\nurl = \"https://a.example/feed\"\n"), noEnv)
 	if err != nil {

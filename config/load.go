@@ -26,6 +26,7 @@ var envOverrides = []struct {
 	{"DIGESTBOT_SECRET", func(c *Config, v string) { c.Security.Secret = v }},
 	{"DIGESTBOT_ADMIN_TOKEN", func(c *Config, v string) { c.HTTP.AdminToken = v }},
 	{"DIGESTBOT_DATABASE_DSN", func(c *Config, v string) { c.Database.DSN = v }},
+	{"DIGESTBOT_LOG_FORMAT", func(c *Config, v string) { c.Log.Format = v }},
 }
 
 // DefaultAPIEndpoint is Telegram's Bot API endpoint format.
@@ -63,6 +64,7 @@ func Default() Config {
 			FetchTimeout: Duration{20 * time.Second},
 			MaxBytes:     10 << 20,
 		},
+		Log: Log{Format: "auto"},
 	}
 }
 
@@ -265,6 +267,11 @@ func (c *Config) validate() error {
 	// batch over.
 	if dl.RescueAfter.Duration < dl.SliceTime.Duration+20*time.Second {
 		bad("delivery.rescue_after", "must exceed delivery.slice_time by at least 20s: a batch still running when it passes may be sent twice")
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		bad("log.format", `must be "auto", "text" or "json"`)
 	}
 	if c.Ingest.PollInterval.Duration < time.Minute {
 		bad("ingest.poll_interval", "must be at least 1m")

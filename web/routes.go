@@ -25,6 +25,7 @@ func (s *Server) routes() *http.ServeMux {
 
 	// Operations.
 	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /metrics", s.metricsPage)
 
 	// Admin API.

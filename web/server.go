@@ -96,6 +96,9 @@ type Deps struct {
 	Subscriptions Subscriptions
 	Importer      Importer
 	Publisher     Publisher
+	// Ready are the checks of GET /readyz beside the database ping
+	// (migrations, SMTP, Telegram), each run with a deadline.
+	Ready []ReadyCheck
 }
 
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
@@ -106,6 +109,7 @@ type Server struct {
 	subs      Subscriptions
 	importer  Importer
 	publisher Publisher
+	ready     []ReadyCheck
 
 	log       *slog.Logger
 	now       func() time.Time
@@ -155,7 +159,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher,
+		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher, ready: d.Ready,
 		log: cfg.Log, now: cfg.Now, pages: p, css: css,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/digestbot/digestbot/config"
@@ -64,6 +65,7 @@ func commands() []command {
 		{"import", "PATH|URL", "store articles from a feed file, a JSON-lines file, a text file or an article page", cmdImport},
 		{"subscribers import", "CSV", "bulk-add confirmed email subscriptions (columns: email[,sections])", cmdSubscribersImport},
 		{"migrate", "", "apply database migrations and exit", cmdMigrate},
+		{"healthcheck", "", "exit 0 when the running serve answers /healthz (--ready: /readyz); for Docker's HEALTHCHECK", cmdHealthcheck},
 		{"version", "", "print the version", nil},
 	}
 }
@@ -168,7 +170,10 @@ func oneLine(err error) string {
 // the operator's record. The one-shot commands print their own results and
 // log only warnings and errors, so that a failure reads as one line; the
 // DIGESTBOT_LOG_LEVEL variable (debug, info, warn, error) overrides both.
-func (in *invocation) logger(serve bool) *slog.Logger {
+// format is log.format: "json" or "text", or "auto" (or "" before the
+// config is read): JSON lines for serve when stderr is not a terminal (a
+// container, a service manager, a pipe into a log shipper), text otherwise.
+func (in *invocation) logger(serve bool, format string) *slog.Logger {
 	level := slog.LevelWarn
 	if serve {
 		level = slog.LevelInfo
@@ -179,5 +184,22 @@ func (in *invocation) logger(serve bool) *slog.Logger {
 			level = l
 		}
 	}
-	return slog.New(slog.NewTextHandler(in.stderr, &slog.HandlerOptions{Level: level}))
+	if format == "" || format == "auto" {
+		format = in.getenv("DIGESTBOT_LOG_FORMAT")
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" || ((format == "" || format == "auto") && serve && !isTerminal(in.stderr)) {
+		return slog.New(slog.NewJSONHandler(in.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(in.stderr, opts))
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -18,7 +18,7 @@ func cmdMigrate(ctx context.Context, in *invocation) error {
 	if err != nil {
 		return err
 	}
-	log := in.logger(false)
+	log := in.logger(false, "")
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -38,7 +38,7 @@ func cmdImport(ctx context.Context, in *invocation) error {
 	if in.fs.NArg() != 1 {
 		return codeError{exitUsage, errors.New("import: want exactly one PATH or URL")}
 	}
-	log := in.logger(false)
+	log := in.logger(false, "")
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func cmdPreview(ctx context.Context, in *invocation) error {
 	default:
 		return codeError{exitUsage, fmt.Errorf("preview: unknown format %q (html, text or telegram)", *format)}
 	}
-	log := in.logger(false)
+	log := in.logger(false, "")
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func cmdSubscribersImport(ctx context.Context, in *invocation) error {
 		return fmt.Errorf("subscribers import: %w", err)
 	}
 	defer f.Close()
-	log := in.logger(false)
+	log := in.logger(false, "")
 	st, err := app.OpenStore(ctx, cfg, log)
 	if err != nil {
 		return err

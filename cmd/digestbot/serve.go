@@ -49,7 +49,7 @@ func withApp(ctx context.Context, in *invocation, serve bool, fn func(*app.App) 
 	if err != nil {
 		return err
 	}
-	a, err := app.New(ctx, cfg, in.logger(serve))
+	a, err := app.New(ctx, cfg, in.logger(serve, cfg.Log.Format))
 	if err != nil {
 		return err
 	}
