@@ -50,6 +50,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	part("scheduler", sched.Run)
 	poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
 	part("feeds", poller.Run)
+	part("purge", a.purgePending)
 	if a.bot != nil {
 		if err := a.tg.SetCommands(ctx, a.cfg.Telegram.Admins); err != nil {
 			a.log.Warn("telegram: setMyCommands failed", slog.Any("err", err))
@@ -154,3 +155,28 @@ func (a *App) SendNow(ctx context.Context, notes io.Writer) (SendReport, error) 
 
 // Today is the newsletter date now.
 func (a *App) Today() string { return a.publisher.Date(time.Now()) }
+
+// PendingTTL is how long a subscription may wait for its double opt-in
+// confirmation before serve erases it.
+const PendingTTL = 30 * 24 * time.Hour
+
+// purgePending erases the pending subscriptions older than PendingTTL at
+// start and every hour: an address that never confirmed is not kept.
+func (a *App) purgePending(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := a.store.PurgePending(ctx, time.Now().Add(-PendingTTL))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.WarnContext(ctx, "subscribers: purge of unconfirmed subscriptions failed", slog.Any("error", err))
+		case n > 0:
+			a.log.InfoContext(ctx, "subscribers: erased unconfirmed subscriptions", slog.Int("n", n), slog.Duration("older_than", PendingTTL))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

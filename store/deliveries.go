@@ -95,17 +95,24 @@ func (s *Store) RecordedDeliveries(ctx context.Context, editionID, firstID, last
 	return out, nil
 }
 
+// deliveryStatusSQL is each delivery with its subscription's channel and
+// the status DeliveryStats counts it under: a failure to a subscription
+// since bounced or blocked counts as that. Callers add the WHERE clause.
+const deliveryStatusSQL = `SELECT d.edition_id AS edition_id, sub.channel AS channel,
+		CASE WHEN d.status = 'failed' AND sub.status IN ('bounced', 'blocked') THEN sub.status
+			ELSE d.status END AS st
+	FROM deliveries d JOIN subscriptions sub ON sub.id = d.subscription_id`
+
 // DeliveryStats counts the edition's delivery records per channel and
 // status, ordered by both. A failed record whose subscription is now
 // bounced or blocked counts under that status instead of failed.
 func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT channel, st, COUNT(*) FROM (
-			SELECT sub.channel AS channel,
-				CASE WHEN d.status = 'failed' AND sub.status IN ('bounced', 'blocked') THEN sub.status
-					ELSE d.status END AS st
-			FROM deliveries d JOIN subscriptions sub ON sub.id = d.subscription_id
-			WHERE d.edition_id = $1
-		) x GROUP BY channel, st ORDER BY channel, st`, editionID)
+	// The erased subscribers' deliveries are in delivery_tallies.
+	rows, err := s.db.QueryContext(ctx, `SELECT channel, st, SUM(n) FROM (
+			SELECT channel, st, COUNT(*) AS n FROM (`+deliveryStatusSQL+` WHERE d.edition_id = $1) x GROUP BY channel, st
+			UNION ALL
+			SELECT channel, status, n FROM delivery_tallies WHERE edition_id = $1
+		) y GROUP BY channel, st ORDER BY channel, st`, editionID)
 	if err != nil {
 		return nil, fmt.Errorf("store: delivery stats of edition %d: %w", editionID, err)
 	}

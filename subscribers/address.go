@@ -3,6 +3,7 @@ package subscribers
 import (
 	"errors"
 	"net/mail"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -92,4 +93,15 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
+}
+
+// NormalizeAddress reads a subscriber address as a data request names it:
+// a Telegram chat id (a decimal integer, negative for groups) as it is, or
+// an email address as NormalizeEmail stores it.
+func NormalizeAddress(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return s, nil
+	}
+	return NormalizeEmail(s)
 }

@@ -64,6 +64,8 @@ func commands() []command {
 		{"preview", "", "print the next edition without sending (--format html|text|telegram)", cmdPreview},
 		{"import", "PATH|URL", "store articles from a feed file, a JSON-lines file, a text file or an article page", cmdImport},
 		{"subscribers import", "CSV", "bulk-add confirmed email subscriptions (columns: email[,sections])", cmdSubscribersImport},
+		{"subscribers export", "ADDRESS", "print everything stored about an email address or Telegram chat id, as JSON", cmdSubscribersExport},
+		{"subscribers delete", "ADDRESS", "erase an email address or Telegram chat id (its deliveries stay as anonymous counts)", cmdSubscribersDelete},
 		{"migrate", "", "apply database migrations and exit", cmdMigrate},
 		{"healthcheck", "", "exit 0 when the running serve answers /healthz (--ready: /readyz); for Docker's HEALTHCHECK", cmdHealthcheck},
 		{"version", "", "print the version", nil},
@@ -99,15 +101,16 @@ func run(ctx context.Context, args []string, e env) int {
 	name := args[0]
 	rest := args[1:]
 	if name == "subscribers" {
-		if len(rest) == 0 || rest[0] != "import" {
+		const use = "digestbot subscribers import --config FILE CSV\n  digestbot subscribers export --config FILE ADDRESS\n  digestbot subscribers delete --config FILE ADDRESS"
+		if len(rest) == 0 || (rest[0] != "import" && rest[0] != "export" && rest[0] != "delete") {
 			if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-h") {
-				fmt.Fprintln(e.stdout, "Usage:\n  digestbot subscribers import --config FILE CSV")
+				fmt.Fprintln(e.stdout, "Usage:\n  "+use)
 				return exitOK
 			}
-			fmt.Fprintln(e.stderr, "digestbot: usage: digestbot subscribers import --config FILE CSV")
+			fmt.Fprintln(e.stderr, "digestbot: usage:\n  "+use)
 			return exitUsage
 		}
-		name, rest = "subscribers import", rest[1:]
+		name, rest = "subscribers "+rest[0], rest[1:]
 	}
 	for _, c := range commands() {
 		if c.name != name || c.run == nil {
