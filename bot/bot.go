@@ -78,6 +78,7 @@ type Subscriptions interface {
 type Store interface {
 	FindSubscription(ctx context.Context, ch subscribers.Channel, address string) (subscribers.Subscription, error)
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
+	ForgetSubscriber(ctx context.Context, address string) (int, error)
 
 	GetEdition(ctx context.Context, id int64) (digest.Edition, error)
 	ListEditions(ctx context.Context, newsletter string, limit int) ([]digest.Edition, error)
@@ -270,6 +271,7 @@ func (b *Bot) dispatch(ctx context.Context, r request) error {
 		"settings":    b.cmdSettings,
 		"email":       b.cmdEmail,
 		"latest":      b.cmdLatest,
+		"forgetme":    b.cmdForgetMe,
 		"help":        b.cmdHelp,
 	}
 	admin := map[string]func(context.Context, request) error{

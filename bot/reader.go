@@ -372,3 +372,21 @@ func joinWords(xs []string) string {
 	}
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
+
+// cmdForgetMe erases what is stored about this chat: its subscription and
+// its deliveries (kept only as anonymous counts per edition). An email
+// address the chat subscribed with /email is its own subscription: the
+// reply says how to erase it.
+func (b *Bot) cmdForgetMe(ctx context.Context, r request) error {
+	n, err := b.d.Store.ForgetSubscriber(ctx, strconv.FormatInt(r.chat, 10))
+	if err != nil {
+		return fmt.Errorf("forgetme: %w", err)
+	}
+	if n == 0 {
+		return b.reply(ctx, r.chat, "Nothing is stored about this chat. /subscribe starts the digest.", nil)
+	}
+	b.d.Log.InfoContext(ctx, "telegram: chat erased on request (/forgetme)")
+	return b.reply(ctx, r.chat, "Done: this chat's subscription and delivery history are erased. "+
+		"An email address you subscribed with /email is kept until you unsubscribe it from any digest email. "+
+		"/subscribe starts again.", subscribeKeyboard(""))
+}

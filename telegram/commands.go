@@ -17,6 +17,7 @@ func ReaderCommands() []tgbotapi.BotCommand {
 		{Command: "settings", Description: "Choose your sections"},
 		{Command: "latest", Description: "The latest digest, now"},
 		{Command: "email", Description: "Get the digest by email too: /email ADDRESS"},
+		{Command: "forgetme", Description: "Erase everything stored about this chat"},
 		{Command: "help", Description: "All commands"},
 	}
 }

@@ -118,3 +118,51 @@ func (s *Server) addSubscriber(w http.ResponseWriter, r *http.Request) error {
 	})
 	return nil
 }
+
+// pathAddress reads the {address} of the route: an email address or a
+// Telegram chat id.
+func pathAddress(r *http.Request) (string, error) {
+	a, err := subscribers.NormalizeAddress(r.PathValue("address"))
+	if err != nil {
+		return "", errStatus(http.StatusBadRequest, "address must be an email address or a Telegram chat id")
+	}
+	return a, nil
+}
+
+// subscriberData is GET /api/v1/subscribers/{address}: everything stored
+// about the address (a reader's data request), 404 when nothing is.
+func (s *Server) subscriberData(w http.ResponseWriter, r *http.Request) error {
+	address, err := pathAddress(r)
+	if err != nil {
+		return err
+	}
+	recs, err := s.store.SubscriberRecords(r.Context(), address)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return errStatus(http.StatusNotFound, "nothing stored about this address")
+	}
+	writeJSON(w, http.StatusOK, subscribers.Export{Address: address, Subscriptions: recs})
+	return nil
+}
+
+// forgetSubscriber is DELETE /api/v1/subscribers/{address}: the address is
+// erased, its deliveries kept only as counts; {"deleted": n}, 404 when
+// nothing was stored.
+func (s *Server) forgetSubscriber(w http.ResponseWriter, r *http.Request) error {
+	address, err := pathAddress(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.ForgetSubscriber(r.Context(), address)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errStatus(http.StatusNotFound, "nothing stored about this address")
+	}
+	s.log.InfoContext(r.Context(), "subscriber erased on request", slog.Int("subscriptions", n))
+	writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
+	return nil
+}

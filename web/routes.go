@@ -1,6 +1,9 @@
 package web
 
-import "net/http"
+import (
+	_ "embed"
+	"net/http"
+)
 
 // routes is the one list of what the server answers (SPEC §4 HTTP).
 func (s *Server) routes() *http.ServeMux {
@@ -28,18 +31,49 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /metrics", s.metricsPage)
 
-	// Admin API.
-	m.Handle("POST /api/v1/articles", s.admin(s.createArticle))
-	m.Handle("GET /api/v1/articles", s.admin(s.listArticles))
-	m.Handle("PATCH /api/v1/articles/{id}", s.admin(s.patchArticle))
-	m.Handle("POST /api/v1/editions", s.admin(s.sendEdition))
-	m.Handle("GET /api/v1/editions/{id}", s.admin(s.getEdition))
-	m.Handle("GET /api/v1/stats", s.admin(s.stats))
-	m.Handle("GET /api/v1/subscribers", s.admin(s.exportSubscribers))
-	m.Handle("POST /api/v1/subscribers", s.admin(s.addSubscriber))
+	// Admin API (its OpenAPI document lists exactly these routes).
+	for _, rt := range s.adminRoutes() {
+		m.Handle(rt.pattern, s.admin(rt.h))
+	}
+	m.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 	m.Handle("/api/", s.admin(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 
 	// Anything else: a page, not Go's plain-text 404.
 	m.Handle("/", s.page(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	return m
+}
+
+// adminRoute is one admin API endpoint: a ServeMux pattern and its handler.
+type adminRoute struct {
+	pattern string
+	h       apiHandler
+}
+
+// adminRoutes are the admin API's endpoints, behind the bearer token.
+func (s *Server) adminRoutes() []adminRoute {
+	return []adminRoute{
+		{"POST /api/v1/articles", s.createArticle},
+		{"GET /api/v1/articles", s.listArticles},
+		{"PATCH /api/v1/articles/{id}", s.patchArticle},
+		{"POST /api/v1/editions", s.sendEdition},
+		{"GET /api/v1/editions/{id}", s.getEdition},
+		{"GET /api/v1/stats", s.stats},
+		{"GET /api/v1/subscribers", s.exportSubscribers},
+		{"POST /api/v1/subscribers", s.addSubscriber},
+		{"GET /api/v1/subscribers/{address}", s.subscriberData},
+		{"DELETE /api/v1/subscribers/{address}", s.forgetSubscriber},
+	}
+}
+
+// openAPI is the admin API's OpenAPI 3 document.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// serveOpenAPI is GET /api/v1/openapi.json, without a token: it describes
+// the API, it reveals nothing stored.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(openAPI)
 }

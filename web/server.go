@@ -34,6 +34,8 @@ type Store interface {
 	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
 	ListSubscriptions(ctx context.Context, afterID int64, limit int) ([]subscribers.Subscription, error)
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
+	SubscriberRecords(ctx context.Context, address string) ([]subscribers.Record, error)
+	ForgetSubscriber(ctx context.Context, address string) (int, error)
 }
 
 // Subscriptions is the reader life cycle; *subscribers.Service implements it.
