@@ -41,3 +41,9 @@ type DeliveryRecord struct {
 	LastError  string    `json:"last_error,omitempty"`
 	SentAt     time.Time `json:"sent_at,omitzero"`
 }
+
+// Export answers a data request: every Record stored under Address.
+type Export struct {
+	Address       string   `json:"address"`
+	Subscriptions []Record `json:"subscriptions"`
+}

@@ -11,13 +11,6 @@ import (
 	"github.com/digestbot/digestbot/subscribers"
 )
 
-// subscriberExport is what `subscribers export` prints and GET
-// /api/v1/subscribers/{address} answers.
-type subscriberExport struct {
-	Address       string               `json:"address"`
-	Subscriptions []subscribers.Record `json:"subscriptions"`
-}
-
 // withAddress loads the config, opens the store and runs fn on the
 // command's one ADDRESS argument, normalised as the subscriptions store it.
 func withAddress(ctx context.Context, in *invocation, what string, fn func(st *store.Store, address string) error) error {
@@ -51,7 +44,7 @@ func cmdSubscribersExport(ctx context.Context, in *invocation) error {
 		}
 		enc := json.NewEncoder(in.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(subscriberExport{Address: address, Subscriptions: recs})
+		return enc.Encode(subscribers.Export{Address: address, Subscriptions: recs})
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/digestbot/digestbot/subscribers"
 )
 
 func TestSubscribersExportDelete(t *testing.T) {
@@ -22,7 +24,7 @@ func TestSubscribersExportDelete(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("export: %d %q", code, errOut)
 	}
-	var exp subscriberExport
+	var exp subscribers.Export
 	if err := json.Unmarshal([]byte(out), &exp); err != nil {
 		t.Fatalf("export output %q: %v", out, err)
 	}
