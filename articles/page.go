@@ -667,6 +667,9 @@ func trimLeadIn(body []para, titles []string) []para {
 				break
 			}
 		}
+		if matchesAny(p.text, titles) {
+			continue // the headline twice over
+		}
 		if !datelineRe.MatchString(p.text) {
 			if loc := datelineInRe.FindStringSubmatchIndex(p.text); loc != nil {
 				head := p.text[:loc[2]]
