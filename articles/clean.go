@@ -65,6 +65,7 @@ type para struct {
 	text    string
 	caption bool
 	noLead  bool // body text that never leads: table cells
+	links   int  // runes of the text inside links
 }
 
 // Paragraphs returns the cleaned body paragraphs of an HTML fragment:
@@ -147,13 +148,16 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 		skip     int // depth inside skipped elements, 0 = reading
 		skipTag  []atom.Atom
 		capStack []bool
+		link     int // depth inside <a>
+		linkText int // runes of link text in cur
 	)
 	flush := func() {
 		t := NormalizeText(cur.String())
 		cur.Reset()
 		if t != "" {
-			out = append(out, para{text: t, caption: caption > 0, noLead: table > 0})
+			out = append(out, para{text: t, caption: caption > 0, noLead: table > 0, links: min(linkText, utf8.RuneCountInString(t))})
 		}
+		linkText = 0
 	}
 	for {
 		tt := z.Next()
@@ -163,7 +167,11 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 			return out, hinted
 		case html.TextToken:
 			if skip == 0 {
-				cur.Write(z.Text())
+				txt := z.Text()
+				cur.Write(txt)
+				if link > 0 {
+					linkText += utf8.RuneCountInString(NormalizeText(string(txt)))
+				}
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
@@ -214,6 +222,9 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 				if a == atom.Table {
 					table++
 				}
+				if a == atom.A {
+					link++
+				}
 			}
 		case html.EndTagToken:
 			name, _ := z.TagName()
@@ -234,6 +245,9 @@ func splitBlocks(safe string, useHints bool) (out []para, hinted bool) {
 			}
 			if a == atom.Table && table > 0 {
 				table--
+			}
+			if a == atom.A && link > 0 {
+				link--
 			}
 			if n := len(capStack); n > 0 {
 				if capStack[n-1] {

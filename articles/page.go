@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	readability "codeberg.org/readeck/go-readability/v2"
 	"golang.org/x/net/html"
@@ -111,19 +114,38 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 		}
 	}
 
+	desc := firstNonEmpty(m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description"))
 	removeFurniture(doc)
+	// The declared body comes first: JSON-LD articleBody, then the
+	// element marked itemprop=articleBody. Both are read before
+	// readability, which rewrites the document.
+	body := c.ldBody(m.ld.body)
+	if !hasProse(body) {
+		body = nil
+		if n := findItemprop(doc, "articlebody"); n != nil {
+			var buf bytes.Buffer
+			if err := html.Render(&buf, n); err == nil {
+				body = cleanBody(c.htmlParagraphs(buf.String()))
+			}
+		}
+		if !hasProse(body) {
+			body = nil
+		}
+	}
 	var pu *url.URL
 	if base != "" {
 		pu, _ = url.Parse(base)
 	}
 	ps := readability.NewParser()
 	ps.MaxElemsToParse = maxPageElements
+	ps.KeepClasses = true // caption and furniture hints survive to splitBlocks
 	art, rerr := ps.ParseAndMutate(doc, pu)
-	var body []para
 	if rerr == nil && art.Node != nil {
-		var buf bytes.Buffer
-		if err := html.Render(&buf, art.Node); err == nil {
-			body = cleanBody(c.htmlParagraphs(buf.String()))
+		if body == nil {
+			var buf bytes.Buffer
+			if err := html.Render(&buf, art.Node); err == nil {
+				body = cleanBody(c.htmlParagraphs(buf.String()))
+			}
 		}
 		if a.Byline == "" {
 			a.Byline = cleanByline(art.Byline())
@@ -137,13 +159,9 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 			a.Title = NormalizeText(art.Title())
 		}
 	}
-	// The headline often opens the extracted body; it is not the lead.
-	for len(body) > 0 && body[0].text == a.Title {
-		body = body[1:]
-	}
-	a.Lead = leadOf(body)
+	body = trimLeadIn(body, []string{a.Title, NormalizeText(m.h1), NormalizeText(m.ld.headline)})
+	a.Lead = pageLead(body, []string{desc, m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description")})
 	if a.Lead == "" {
-		desc := firstNonEmpty(m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description"))
 		a.Lead = TextLead(desc)
 	}
 	if a.Title == "" {
@@ -199,6 +217,7 @@ func (m *pageMeta) get(k string) string { return m.meta[k] }
 // ldArticle holds the schema.org Article fields digestbot uses.
 type ldArticle struct {
 	headline, description, url, author, image, published, section, publisher string
+	body                                                                     string // articleBody, as declared (text or escaped HTML)
 }
 
 func collectMeta(doc *html.Node) pageMeta {
@@ -313,8 +332,14 @@ func parseLD(s string) (ldArticle, bool) {
 			if isArticleType(t["@type"]) {
 				return t
 			}
-			if g, ok := t["@graph"]; ok {
-				return find(g, depth+1)
+			// An @graph lists the page's objects; a WebPage names its
+			// article as mainEntity.
+			for _, k := range []string{"@graph", "mainEntity"} {
+				if g, ok := t[k]; ok {
+					if o := find(g, depth+1); o != nil {
+						return o
+					}
+				}
 			}
 		}
 		return nil
@@ -332,6 +357,7 @@ func parseLD(s string) (ldArticle, bool) {
 		published:   ldString(o["datePublished"]),
 		section:     ldString(o["articleSection"]),
 		publisher:   ldNames(o["publisher"]),
+		body:        ldString(o["articleBody"]),
 	}
 	if ld.headline == "" {
 		ld.headline = ldString(o["name"])
@@ -483,4 +509,197 @@ func hasAttr(n *html.Node, key string) bool {
 		}
 	}
 	return false
+}
+
+// Story-opening signals. A story opens with a paragraph that says
+// something whole: a wire dateline ("SEOUL —"), or a sentence-ending
+// paragraph of at least minLeadWords words that is mostly not link text.
+// Kickers, bylines, dates, counters ("23"), short captions, video player
+// labels and "Read more: …" lines all fail that test; so does a standfirst
+// that repeats the page's declared description, unless it is as long as a
+// story's first paragraph usually is (then it is the first paragraph: many
+// outlets declare it as the description).
+const (
+	minLeadWords = 12
+	minDekWords  = 25
+	// maxLinkShare is the share of a paragraph's text inside links above
+	// which it is navigation ("Related: <a>…</a>"), not story.
+	maxLinkShare = 0.5
+	// leadInScan is how many leading paragraphs may be headline copies.
+	leadInScan = 8
+	// maxLeadIn is the longest run of header text (a headline and a
+	// counter run into one block) cut before a dateline.
+	maxLeadIn = 200
+)
+
+// datelineInRe finds a wire dateline inside a paragraph, after header text
+// that ran into it: "Kim fires missiles 23 SEOUL — North Korean …".
+var datelineInRe = regexp.MustCompile(`\s(` + strings.TrimPrefix(datelineRe.String(), "^") + `)`)
+
+// ldBody turns a JSON-LD articleBody into paragraphs. Publishers put plain
+// text there (paragraphs at line breaks), HTML, or HTML escaped once more
+// ("&lt;p&gt;"); entities are decoded either way.
+func (c *Cleaner) ldBody(s string) []para {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if strings.Contains(s, "&lt;") {
+		s = html.UnescapeString(s)
+	}
+	if looksLikeMarkup(s) {
+		return cleanBody(c.htmlParagraphs(s))
+	}
+	return cleanBody(plainParagraphs(html.UnescapeString(s)))
+}
+
+// looksLikeMarkup reports text with block or line-break tags in it (not
+// merely a "<" in prose).
+func looksLikeMarkup(s string) bool {
+	l := strings.ToLower(s)
+	for _, tag := range []string{"<p>", "<p ", "</p>", "<br", "<div", "</div>", "<h2", "<ul", "<li"} {
+		if strings.Contains(l, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// findItemprop returns the first element whose itemprop lists prop
+// (lower case), outside any nested item of another kind's properties.
+func findItemprop(n *html.Node, prop string) *html.Node {
+	if n.Type == html.ElementNode && hasToken(attr(n, "itemprop"), prop) {
+		return n
+	}
+	for ch := n.FirstChild; ch != nil; ch = ch.NextSibling {
+		if f := findItemprop(ch, prop); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// hasProse reports whether body holds a paragraph a story could open with.
+func hasProse(body []para) bool {
+	for _, p := range body {
+		if !p.caption && isOpening(p, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOpening reports whether p can be a story's first paragraph: see the
+// story-opening signals above. decl are the page's declared descriptions.
+func isOpening(p para, decl []string) bool {
+	if p.caption || !endsSentence(p.text) || linkShare(p) > maxLinkShare {
+		return false
+	}
+	if datelineRe.MatchString(p.text) {
+		return true
+	}
+	words := wordCount(p.text)
+	if words < minLeadWords {
+		return false
+	}
+	return words >= minDekWords || !matchesAny(p.text, decl)
+}
+
+func linkShare(p para) float64 {
+	n := utf8.RuneCountInString(p.text)
+	if n == 0 {
+		return 0
+	}
+	return float64(p.links) / float64(n)
+}
+
+// wordCount counts words; text written without spaces (Chinese, Japanese)
+// counts one word per two characters.
+func wordCount(s string) int {
+	n := len(strings.Fields(s))
+	if r := utf8.RuneCountInString(s) / 2; n <= 3 && r > n {
+		return r
+	}
+	return n
+}
+
+// sameText compares two texts as a reader would: case, spacing and
+// closing punctuation aside.
+func sameText(a, b string) bool {
+	trim := func(s string) string {
+		return strings.TrimRightFunc(NormalizeText(s), func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+	}
+	a, b = trim(a), trim(b)
+	return a != "" && strings.EqualFold(a, b)
+}
+
+func matchesAny(s string, cands []string) bool {
+	for _, c := range cands {
+		if sameText(s, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimLeadIn removes copies of the headline from the top of a body: a
+// paragraph that is the headline, a headline that opens a paragraph
+// ("Headline. SEOUL — …" in an articleBody), and header text (headline,
+// counter, date) run into the paragraph before its wire dateline.
+func trimLeadIn(body []para, titles []string) []para {
+	out := make([]para, 0, len(body))
+	for i, p := range body {
+		if i >= leadInScan {
+			out = append(out, body[i:]...)
+			break
+		}
+		if matchesAny(p.text, titles) {
+			continue
+		}
+		for _, t := range titles {
+			if t == "" || len(p.text) <= len(t) || !strings.EqualFold(p.text[:len(t)], t) {
+				continue
+			}
+			rest := strings.TrimLeftFunc(p.text[len(t):], func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) })
+			if r, _ := utf8.DecodeRuneInString(rest); rest != "" && !unicode.IsLower(r) {
+				p.text = rest // the headline ran into the text: a new sentence follows
+				p.links = 0
+				break
+			}
+		}
+		if matchesAny(p.text, titles) {
+			continue // the headline twice over
+		}
+		if !datelineRe.MatchString(p.text) {
+			if loc := datelineInRe.FindStringSubmatchIndex(p.text); loc != nil {
+				head := p.text[:loc[2]]
+				if utf8.RuneCountInString(head) <= maxLeadIn && !strings.ContainsFunc(head, isTerminator) {
+					p.text = p.text[loc[2]:]
+					p.links = 0
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// pageLead builds a page's lead: whole sentences from the first paragraph
+// that opens the story (see isOpening) and the story paragraphs after it;
+// captions, pull quotes and link lines are passed over. Without any
+// opening paragraph the body is taken as it is.
+func pageLead(body []para, decl []string) string {
+	for i, p := range body {
+		if !isOpening(p, decl) {
+			continue
+		}
+		rest := make([]para, 0, len(body)-i)
+		for _, q := range body[i:] {
+			if !q.caption && linkShare(q) <= maxLinkShare {
+				rest = append(rest, q)
+			}
+		}
+		return leadOf(rest)
+	}
+	return leadOf(body)
 }
