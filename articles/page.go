@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -114,7 +115,8 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 		}
 	}
 
-	desc := firstNonEmpty(m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description"))
+	// The page's declared descriptions, in order of trust.
+	decl := []string{m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description")}
 	removeFurniture(doc)
 	// The declared body comes first: JSON-LD articleBody, then the
 	// element marked itemprop=articleBody. Both are read before
@@ -123,10 +125,7 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 	if !hasProse(body) {
 		body = nil
 		if n := findItemprop(doc, "articlebody"); n != nil {
-			var buf bytes.Buffer
-			if err := html.Render(&buf, n); err == nil {
-				body = cleanBody(c.htmlParagraphs(buf.String()))
-			}
+			body = c.nodeBody(n)
 		}
 		if !hasProse(body) {
 			body = nil
@@ -142,10 +141,7 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 	art, rerr := ps.ParseAndMutate(doc, pu)
 	if rerr == nil && art.Node != nil {
 		if body == nil {
-			var buf bytes.Buffer
-			if err := html.Render(&buf, art.Node); err == nil {
-				body = cleanBody(c.htmlParagraphs(buf.String()))
-			}
+			body = c.nodeBody(art.Node)
 		}
 		if a.Byline == "" {
 			a.Byline = cleanByline(art.Byline())
@@ -160,9 +156,9 @@ func (c *Cleaner) extractPage(data []byte, pageURL string, now time.Time) (Artic
 		}
 	}
 	body = trimLeadIn(body, []string{a.Title, NormalizeText(m.h1), NormalizeText(m.ld.headline)})
-	a.Lead = pageLead(body, []string{desc, m.get("og:description"), m.get("description"), m.ld.description, m.get("twitter:description")})
+	a.Lead = pageLead(body, decl)
 	if a.Lead == "" {
-		a.Lead = TextLead(desc)
+		a.Lead = TextLead(firstNonEmpty(decl...))
 	}
 	if a.Title == "" {
 		a.Title = FirstSentence(a.Lead)
@@ -553,6 +549,15 @@ func (c *Cleaner) ldBody(s string) []para {
 	return cleanBody(plainParagraphs(html.UnescapeString(s)))
 }
 
+// nodeBody is the cleaned body paragraphs of the subtree at n.
+func (c *Cleaner) nodeBody(n *html.Node) []para {
+	var buf bytes.Buffer
+	if err := html.Render(&buf, n); err != nil {
+		return nil
+	}
+	return cleanBody(c.htmlParagraphs(buf.String()))
+}
+
 // looksLikeMarkup reports text with block or line-break tags in it (not
 // merely a "<" in prose).
 func looksLikeMarkup(s string) bool {
@@ -581,12 +586,7 @@ func findItemprop(n *html.Node, prop string) *html.Node {
 
 // hasProse reports whether body holds a paragraph a story could open with.
 func hasProse(body []para) bool {
-	for _, p := range body {
-		if !p.caption && isOpening(p, nil) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(body, func(p para) bool { return isOpening(p, nil) })
 }
 
 // isOpening reports whether p can be a story's first paragraph: see the
