@@ -190,8 +190,14 @@ func (in *invocation) logger(serve bool, format string) *slog.Logger {
 	if format == "" || format == "auto" {
 		format = in.getenv("DIGESTBOT_LOG_FORMAT")
 	}
+	if format != "json" && format != "text" { // auto
+		format = "text"
+		if serve && !isTerminal(in.stderr) {
+			format = "json"
+		}
+	}
 	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" || ((format == "" || format == "auto") && serve && !isTerminal(in.stderr)) {
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(in.stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(in.stderr, opts))
