@@ -390,10 +390,6 @@ func analyze(as []articles.Article, p clusterParams) []doc {
 		}
 		return id
 	}
-	type tw struct {
-		id int32
-		w  float64
-	}
 	raw := make([][2]vector, len(as)) // names, words: weights before idf
 	var names, words []tw
 	for i, ts := range toks {
@@ -424,24 +420,6 @@ func analyze(as []articles.Article, p clusterParams) []doc {
 			if e.stem >= 0 {
 				words = append(words, tw{e.stem, w})
 			}
-		}
-		// One entry per term, its largest weight.
-		pack := func(ts []tw) vector {
-			for k := 1; k < len(ts); k++ { // insertion sort: a few dozen terms
-				for j := k; j > 0 && ts[j].id < ts[j-1].id; j-- {
-					ts[j], ts[j-1] = ts[j-1], ts[j]
-				}
-			}
-			v := vector{ids: make([]int32, 0, len(ts)), ws: make([]float64, 0, len(ts))}
-			for _, t := range ts {
-				if k := len(v.ids) - 1; k >= 0 && v.ids[k] == t.id {
-					v.ws[k] = max(v.ws[k], t.w)
-					continue
-				}
-				v.ids = append(v.ids, t.id)
-				v.ws = append(v.ws, t.w)
-			}
-			return v
 		}
 		raw[i] = [2]vector{pack(names), pack(words)}
 	}
@@ -637,3 +615,29 @@ func foldAccents(s string) string {
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func isApostrophe(r rune) bool { return r == '\'' || r == '’' || r == 'ʼ' }
+
+// tw is one term of an article and its weight.
+type tw struct {
+	id int32
+	w  float64
+}
+
+// pack sorts ts by term id and keeps one entry per term, its largest
+// weight. An article has a few dozen terms, so insertion sort is enough.
+func pack(ts []tw) vector {
+	for k := 1; k < len(ts); k++ {
+		for j := k; j > 0 && ts[j].id < ts[j-1].id; j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+		}
+	}
+	v := vector{ids: make([]int32, 0, len(ts)), ws: make([]float64, 0, len(ts))}
+	for _, t := range ts {
+		if k := len(v.ids) - 1; k >= 0 && v.ids[k] == t.id {
+			v.ws[k] = max(v.ws[k], t.w)
+			continue
+		}
+		v.ids = append(v.ids, t.id)
+		v.ws = append(v.ws, t.w)
+	}
+	return v
+}
