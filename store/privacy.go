@@ -12,13 +12,13 @@ import (
 // SubscriberRecords returns everything stored about address: each
 // subscription with that address, compared without case (an email address,
 // or a Telegram chat id in decimal; any channel) and its deliveries, oldest edition first. None
-// is not an error.
+// is an empty slice, not an error.
 func (s *Store) SubscriberRecords(ctx context.Context, address string) ([]subscribers.Record, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE lower(address) = lower($1) ORDER BY id`, address)
 	if err != nil {
 		return nil, fmt.Errorf("store: records of a subscriber: %w", err)
 	}
-	var out []subscribers.Record
+	out := []subscribers.Record{}
 	for rows.Next() {
 		sub, err := scanSubscription(rows)
 		if err != nil {

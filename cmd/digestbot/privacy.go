@@ -39,9 +39,6 @@ func cmdSubscribersExport(ctx context.Context, in *invocation) error {
 		if err != nil {
 			return err
 		}
-		if recs == nil {
-			recs = []subscribers.Record{}
-		}
 		enc := json.NewEncoder(in.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(subscribers.Export{Address: address, Subscriptions: recs})
