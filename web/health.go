@@ -9,16 +9,13 @@ import (
 	"time"
 )
 
-// pingTimeout keeps a health probe from hanging on a stuck database.
-const pingTimeout = 2 * time.Second
-
 // healthz is GET /healthz: 200 "ok" when the database answers, else 503.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.store.DB().PingContext(ctx); err != nil {
+	if err := s.pingDatabase(ctx); err != nil {
 		s.log.WarnContext(ctx, "health check failed", slog.Any("error", err))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("database unavailable\n"))
@@ -34,8 +31,14 @@ type ReadyCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// readyTimeout bounds each readiness check.
-const readyTimeout = 3 * time.Second
+// probeTimeout bounds each health and readiness check, so a probe never
+// hangs on a stuck database or server.
+const probeTimeout = 3 * time.Second
+
+// pingDatabase is the database part of both probes.
+func (s *Server) pingDatabase(ctx context.Context) error {
+	return s.store.DB().PingContext(ctx)
+}
 
 // readyz is GET /readyz: the database ping and every ReadyCheck, run at
 // once. 200 with {"status":"ready", "checks":{name:"ok"}} when all pass;
@@ -43,14 +46,12 @@ const readyTimeout = 3 * time.Second
 // is the liveness probe (the process and its database answer); /readyz
 // says whether this instance can do its work.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks := append([]ReadyCheck{{Name: "database", Check: func(ctx context.Context) error {
-		return s.store.DB().PingContext(ctx)
-	}}}, s.ready...)
+	checks := append([]ReadyCheck{{Name: "database", Check: s.pingDatabase}}, s.ready...)
 	results := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
 			defer cancel()
 			results[i] = c.Check(ctx)
 		})
