@@ -138,9 +138,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		SliceTime:     dl.SliceTime.Duration,
 		// A job's own deadline sits halfway between its slice and its
 		// rescue: River hands a job to another worker only after that.
-		JobTimeout:  dl.SliceTime.Duration + (dl.RescueAfter.Duration-dl.SliceTime.Duration)/2,
-		RescueAfter: dl.RescueAfter.Duration,
-		Logger:      log,
+		JobTimeout:    dl.SliceTime.Duration + (dl.RescueAfter.Duration-dl.SliceTime.Duration)/2,
+		RescueAfter:   dl.RescueAfter.Duration,
+		MaxUnrecorded: dl.MaxUnrecorded,
+		Logger:        log,
 	}); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ type Delivery struct {
 	RetryBackoff Duration `toml:"retry_backoff"` // first retry wait; doubles up to 30 min
 	SliceTime    Duration `toml:"slice_time"`    // a batch sends this long, then records and yields
 	RescueAfter  Duration `toml:"rescue_after"`  // a batch of a dead process runs again after this
+	// MaxUnrecorded bounds the recipients per channel sent (or on their
+	// way) without a delivery record: what a kill -9 can repeat.
+	MaxUnrecorded int `toml:"max_unrecorded"`
 }
 
 type Newsletter struct {

@@ -55,9 +55,10 @@ func Default() Config {
 		},
 		Telegram: Telegram{APIEndpoint: DefaultAPIEndpoint, RatePerSecond: 30},
 		Delivery: Delivery{
-			RetryBackoff: Duration{30 * time.Second},
-			SliceTime:    Duration{20 * time.Second},
-			RescueAfter:  Duration{140 * time.Second},
+			RetryBackoff:  Duration{30 * time.Second},
+			SliceTime:     Duration{20 * time.Second},
+			RescueAfter:   Duration{140 * time.Second},
+			MaxUnrecorded: 64,
 		},
 		Ingest: Ingest{
 			PollInterval: Duration{10 * time.Minute},
@@ -267,6 +268,9 @@ func (c *Config) validate() error {
 	// batch over.
 	if dl.RescueAfter.Duration < dl.SliceTime.Duration+20*time.Second {
 		bad("delivery.rescue_after", "must exceed delivery.slice_time by at least 20s: a batch still running when it passes may be sent twice")
+	}
+	if dl.MaxUnrecorded < 1 || dl.MaxUnrecorded > 10000 {
+		bad("delivery.max_unrecorded", "must be between 1 and 10000")
 	}
 	switch c.Log.Format {
 	case "auto", "text", "json":

@@ -79,14 +79,37 @@ type ChannelSender interface {
 	Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]Result, error)
 }
 
-// A StreamSender is a ChannelSender that can report each Result as soon as
+// A StreamSender is a ChannelSender that reports each Result as soon as
 // it is known, so the fan-out records deliveries while the batch is still
-// going and a crash repeats at most the messages in flight. emit is called
-// from one goroutine at a time; the error means what Send's does.
+// going. It calls sink.Admit before each recipient's first message goes
+// out, which is what bounds the messages a crash can repeat (see Sink);
+// the error means what Send's does.
 type StreamSender interface {
 	ChannelSender
-	SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(Result)) error
+	SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, sink Sink) error
 }
+
+// A Sink takes the results of a StreamSender.
+type Sink interface {
+	// Admit blocks until one more recipient may be sent to: the fan-out
+	// lets only FanoutConfig.MaxUnrecorded recipients per channel be on
+	// their way or sent without a delivery record. It fails when ctx ends;
+	// the recipient is then reported Retry with that error, not sent.
+	Admit(ctx context.Context) error
+	// Emit takes one recipient's Result; it is called from one goroutine
+	// at a time and does not block on the database.
+	Emit(Result)
+}
+
+// EmitFunc is a Sink that admits every recipient at once and hands each
+// Result to the function: a sender's own Send, tests.
+type EmitFunc func(Result)
+
+// Admit returns ctx's error, if any.
+func (EmitFunc) Admit(ctx context.Context) error { return ctx.Err() }
+
+// Emit calls f.
+func (f EmitFunc) Emit(r Result) { f(r) }
 
 // ErrSenderClosed is the error of a Retry result for a message handed to a
 // sender that is shutting down: the batch yields rather than fails.

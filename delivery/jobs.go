@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -169,7 +170,7 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 	if len(todo) == 0 {
 		return nil
 	}
-	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, todo, log)
+	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, f.slots[a.Channel], todo, log)
 	sctx, endSlice := context.WithTimeout(ctx, f.cfg.SliceTime)
 	if d, ok := ctx.Deadline(); ok {
 		sctx = withHardDeadline(sctx, d)
@@ -225,7 +226,8 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 }
 
 // sendBatch hands todo to the channel's sender: all at once to a
-// StreamSender, else in chunks of RecordChunk, recorded between chunks,
+// StreamSender, else in chunks of RecordChunk (at most MaxUnrecorded),
+// recorded between chunks,
 // stopping when the edition is paused.
 func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edition, todo []subscribers.Subscription, rec *recorder) error {
 	if ss, ok := snd.(StreamSender); ok {
@@ -238,15 +240,19 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 		sctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
 		stop := f.watchPause(sctx, ed.ID, cancel)
-		err := ss.SendEach(sctx, ed, todo, func(r Result) { rec.add(ctx, r) })
+		err := ss.SendEach(sctx, ed, todo, recorderSink{r: rec, ctx: ctx})
 		stop()
 		if errors.Is(context.Cause(sctx), errPaused) {
 			return errPaused
 		}
 		return err
 	}
-	for start := 0; start < len(todo); start += f.cfg.RecordChunk {
-		part := todo[start:min(start+f.cfg.RecordChunk, len(todo))]
+	chunk := min(f.cfg.RecordChunk, f.cfg.MaxUnrecorded)
+	for start := 0; start < len(todo); start += chunk {
+		part := todo[start:min(start+chunk, len(todo))]
+		if err := f.admitChunk(ctx, rec, len(part)); err != nil {
+			return err
+		}
 		res, err := snd.Send(ctx, ed, part)
 		for _, r := range res {
 			rec.add(ctx, r)
@@ -254,7 +260,7 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 		if err != nil {
 			return err
 		}
-		if err := rec.flush(ctx); err != nil {
+		if err := rec.flush(); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -268,6 +274,20 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 			if cur.Status != digest.StatusSending {
 				return errPaused
 			}
+		}
+	}
+	return nil
+}
+
+// admitChunk takes n slots for rec, one batch at a time: batches taking a
+// whole chunk each could otherwise hold part of one each and wait forever
+// for the rest.
+func (f *Fanout) admitChunk(ctx context.Context, rec *recorder, n int) error {
+	f.admitMu.Lock()
+	defer f.admitMu.Unlock()
+	for range n {
+		if err := rec.admit(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -305,33 +325,77 @@ func (f *Fanout) watchPause(ctx context.Context, editionID int64, cancel context
 	}
 }
 
-// recorder turns results into delivery records, written in chunks as they
-// come, so a crash repeats at most the unrecorded tail of one chunk and
-// what was in flight.
+// recorder turns a batch's results into delivery records, handed to the
+// process's ledger as they come; it holds the batch's slots of the
+// channel's budget (see ledger.go).
 type recorder struct {
 	f         *Fanout
 	editionID int64
 	attempt   int
 	final     bool // last attempt: record Retry results as failed (unsent ones only when giving up)
 	log       *slog.Logger
+	slots     budget
 	want      map[int64]bool // subscriptions still without a result
-	pending   []Result
-	lastFlush time.Time
 	counts    map[Outcome]int
 	retry     int
 	retryErr  error
 	deadline  bool     // a message was not tried because the slice was ending
 	closed    bool     // a message was not tried because the sender is closing
 	held      []Result // last attempt: messages not tried, failed only if the batch gives up
+
+	admitted atomic.Int64   // slots taken by Admit and not yet tied to a result
+	writes   sync.WaitGroup // records submitted to the ledger, not yet written
+	mu       sync.Mutex
+	err      error // the first record that could not be written
 }
 
-func newRecorder(f *Fanout, editionID int64, attempt int, final bool, todo []subscribers.Subscription, log *slog.Logger) *recorder {
+func newRecorder(f *Fanout, editionID int64, attempt int, final bool, slots budget, todo []subscribers.Subscription, log *slog.Logger) *recorder {
 	want := make(map[int64]bool, len(todo))
 	for _, s := range todo {
 		want[s.ID] = true
 	}
-	return &recorder{f: f, editionID: editionID, attempt: attempt, final: final, log: log, want: want,
-		counts: make(map[Outcome]int), lastFlush: f.now()}
+	return &recorder{f: f, editionID: editionID, attempt: attempt, final: final, log: log, slots: slots, want: want,
+		counts: make(map[Outcome]int)}
+}
+
+// recorderSink is the Sink a StreamSender reports a batch's results to.
+type recorderSink struct {
+	r   *recorder
+	ctx context.Context
+}
+
+func (s recorderSink) Admit(ctx context.Context) error { return s.r.admit(ctx) }
+func (s recorderSink) Emit(res Result)                 { s.r.add(s.ctx, res) }
+
+// admit takes a slot of the channel's budget for the next recipient.
+func (r *recorder) admit(ctx context.Context) error {
+	if err := r.slots.acquire(ctx); err != nil {
+		return err
+	}
+	r.admitted.Add(1)
+	return nil
+}
+
+// takeSlot ties one admitted slot to a result: false when none is left
+// (a result made up for a recipient never handed to the sender).
+func (r *recorder) takeSlot() bool {
+	for {
+		n := r.admitted.Load()
+		if n <= 0 {
+			return false
+		}
+		if r.admitted.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+func (r *recorder) fail(err error) {
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
 }
 
 func (r *recorder) add(ctx context.Context, res Result) {
@@ -340,7 +404,20 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		return
 	}
 	delete(r.want, res.SubscriptionID)
+	slot := r.takeSlot()
+	release := func() {
+		if slot {
+			r.slots.release()
+		}
+	}
 	r.counts[res.Outcome]++
+	if res.NewAddress != "" {
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		if err := r.f.cfg.Subscriptions.MoveChat(wctx, res.SubscriptionID, res.NewAddress); err != nil {
+			r.log.Warn("cannot update address", slog.Int64("subscription_id", res.SubscriptionID), slog.String("error", err.Error()))
+		}
+	}
 	if res.Outcome == Retry && errors.Is(res.Err, context.DeadlineExceeded) {
 		r.deadline = true
 	}
@@ -348,6 +425,7 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		r.closed = true
 	}
 	if res.Outcome == Retry && (!r.final || unsent(res.Err)) {
+		// Not recorded: tried again by the next run of the batch.
 		r.retry++
 		if r.retryErr == nil {
 			r.retryErr = res.Err
@@ -355,17 +433,56 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		if r.final {
 			r.held = append(r.held, res)
 		}
-		if res.NewAddress != "" {
-			r.pending = append(r.pending, res) // only the address is written
-		}
+		release()
 		return
 	}
-	r.pending = append(r.pending, res)
-	if len(r.pending) >= r.f.cfg.RecordChunk || r.f.now().Sub(r.lastFlush) >= r.f.cfg.RecordInterval {
-		// A failed write stays pending and is tried again by the next
-		// flush; finish reports it.
-		_ = r.flush(ctx)
+	d := Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt, LastError: errString(res.Err)}
+	switch res.Outcome {
+	case Sent:
+		d.Status, d.SentAt = digest.DeliverySent, r.f.now()
+	case Skipped:
+		d.Status = digest.DeliverySkipped
+	case Retry:
+		d.Status = digest.DeliveryFailed
+		d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
+	case Bounced, Blocked:
+		// The status first: should the record be lost, the address is
+		// still never written to again.
+		mark := r.f.cfg.Subscriptions.MarkBounced
+		if res.Outcome == Blocked {
+			mark = r.f.cfg.Subscriptions.MarkBlocked
+		}
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		if err := mark(wctx, res.SubscriptionID); err != nil {
+			r.fail(fmt.Errorf("delivery: %w", err))
+			release()
+			return
+		}
+		d.Status = digest.DeliveryFailed
+	default:
+		d.Status = digest.DeliveryFailed
 	}
+	r.submit(ctx, d, release)
+}
+
+// writeContext is ctx for a write that must outlive a cancelled job: a
+// message that went out must be recorded even when the job is being
+// stopped, or it is sent again.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// submit hands d to the ledger; release runs once it is written.
+func (r *recorder) submit(ctx context.Context, d Delivery, release func()) {
+	r.writes.Add(1)
+	r.f.ledger.submit(ctx, ledgerEntry{d: d, done: func(err error) {
+		release()
+		if err != nil {
+			r.fail(fmt.Errorf("delivery: record delivery of subscription %d: %w", d.SubscriptionID, err))
+		}
+		r.writes.Done()
+	}})
 }
 
 // progress reports whether any result other than Retry came.
@@ -383,7 +500,8 @@ func (r *recorder) progress() bool {
 // giveUp on the last attempt records every message not sent as failed
 // ("gave up after N attempts"), the ones never tried too: the batch job
 // ends for good, and a subscriber without a record would be lost from the
-// edition's counts.
+// edition's counts. It returns when every record of the batch is written,
+// with the slots it held given back.
 func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
 	notSent := errNotSent
 	if cause != nil && !errors.Is(cause, errPaused) {
@@ -394,76 +512,25 @@ func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
 	}
 	if giveUp && r.final {
 		for _, res := range r.held {
-			r.pending = append(r.pending, Result{SubscriptionID: res.SubscriptionID, Outcome: Failed,
-				Err: fmt.Errorf("gave up after %d attempts: %w", r.attempt, res.Err)})
+			r.submit(ctx, Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt,
+				Status: digest.DeliveryFailed, LastError: errString(fmt.Errorf("gave up after %d attempts: %w", r.attempt, res.Err))}, func() {})
 		}
 		r.held = nil
 	}
-	return r.flush(ctx)
+	err := r.flush()
+	for r.takeSlot() { // admitted, and the sender never reported them
+		r.slots.release()
+	}
+	return err
 }
 
-// flush writes the pending records. It uses a context that outlives a
-// cancelled job: a message that went out must be recorded even when the
-// job is being stopped, or it would be sent again.
-func (r *recorder) flush(ctx context.Context) error {
-	if len(r.pending) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	st, subs, now := r.f.st, r.f.cfg.Subscriptions, r.f.now()
-	ds := make([]Delivery, 0, len(r.pending))
-	for _, res := range r.pending {
-		if res.NewAddress != "" {
-			if err := subs.MoveChat(ctx, res.SubscriptionID, res.NewAddress); err != nil {
-				r.log.Warn("cannot update address", slog.Int64("subscription_id", res.SubscriptionID), slog.String("error", err.Error()))
-			}
-		}
-		d := Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt, LastError: errString(res.Err)}
-		switch res.Outcome {
-		case Sent:
-			d.Status, d.SentAt = digest.DeliverySent, now
-		case Skipped:
-			d.Status = digest.DeliverySkipped
-		case Retry:
-			if !r.final || unsent(res.Err) {
-				continue // not recorded: tried again (only an address update)
-			}
-			d.Status = digest.DeliveryFailed
-			d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
-		case Bounced, Blocked:
-			// The status first: should the record be lost, the address is
-			// still never written to again.
-			mark := subs.MarkBounced
-			if res.Outcome == Blocked {
-				mark = subs.MarkBlocked
-			}
-			if err := mark(ctx, res.SubscriptionID); err != nil {
-				return fmt.Errorf("delivery: %w", err)
-			}
-			d.Status = digest.DeliveryFailed
-		default:
-			d.Status = digest.DeliveryFailed
-		}
-		ds = append(ds, d)
-	}
-	var err error
-	for try, wait := 0, 100*time.Millisecond; try < 4; try, wait = try+1, wait*3 {
-		if err = st.RecordDeliveries(ctx, ds); err == nil {
-			break
-		}
-		r.log.Warn("recording deliveries failed", slog.Int("records", len(ds)), slog.String("error", err.Error()))
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("delivery: record %d deliveries: %w", len(ds), err)
-	}
-	r.pending = r.pending[:0]
-	r.lastFlush = now
-	return nil
+// flush waits until every record submitted so far is written and returns
+// the first write that failed.
+func (r *recorder) flush() error {
+	r.writes.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
 }
 
 // cmpErr returns the first error that is not nil.

@@ -22,13 +22,16 @@ type slowStream struct {
 
 func (s *slowStream) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
 	var out []delivery.Result
-	err := s.SendEach(ctx, ed, subs, func(r delivery.Result) { out = append(out, r) })
+	err := s.SendEach(ctx, ed, subs, delivery.EmitFunc(func(r delivery.Result) { out = append(out, r) }))
 	return out, err
 }
 
-func (s *slowStream) SendEach(ctx context.Context, _ digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
+var _ delivery.StreamSender = (*slowStream)(nil)
+
+func (s *slowStream) SendEach(ctx context.Context, _ digest.Edition, subs []subscribers.Subscription, sink delivery.Sink) error {
+	emit := sink.Emit
 	for _, sub := range subs {
-		if err := ctx.Err(); err != nil {
+		if err := sink.Admit(ctx); err != nil {
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
 			continue
 		}

@@ -54,14 +54,15 @@ func (o *OutboxSender) Dir() string { return o.dir }
 // Send writes one file per subscription (delivery.ChannelSender).
 func (o *OutboxSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
 	results := make([]delivery.Result, 0, len(subs))
-	err := o.SendEach(ctx, ed, subs, func(r delivery.Result) { results = append(results, r) })
+	err := o.SendEach(ctx, ed, subs, delivery.EmitFunc(func(r delivery.Result) { results = append(results, r) }))
 	return results, err
 }
 
 // SendEach writes one file per subscription, reporting each (delivery.StreamSender).
 // A failure to write (disk full) fails the rest of the batch: they are
 // reported delivery.Retry and the error returned when nothing was written.
-func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
+func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, sink delivery.Sink) error {
+	emit := sink.Emit
 	var buf []byte
 	var firstErr error
 	written := 0
@@ -74,6 +75,10 @@ func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []s
 		}
 		if firstErr != nil {
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: firstErr})
+			continue
+		}
+		if err := sink.Admit(ctx); err != nil {
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
 			continue
 		}
 		m, err := o.b.AppendMessage(buf, ed, sub)

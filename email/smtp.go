@@ -198,15 +198,16 @@ func (it *smtpItem) reply(o delivery.Outcome, err error) {
 // Send delivers ed to subs and returns one delivery.Result each (delivery.ChannelSender).
 func (s *SMTPSender) Send(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription) ([]delivery.Result, error) {
 	results := make([]delivery.Result, 0, len(subs))
-	err := s.SendEach(ctx, ed, subs, func(r delivery.Result) { results = append(results, r) })
+	err := s.SendEach(ctx, ed, subs, delivery.EmitFunc(func(r delivery.Result) { results = append(results, r) }))
 	return results, err
 }
 
-// SendEach delivers ed to subs, calling emit (from one goroutine) with each
-// delivery.Result as soon as it is known (delivery.StreamSender). It returns an error, and
+// SendEach delivers ed to subs, handing each delivery.Result to sink (from
+// one goroutine) as soon as it is known (delivery.StreamSender); a message
+// goes to a connection only once sink admits it. It returns an error, and
 // nothing is known to be sent, when no message could be sent because the
 // server could not be reached.
-func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
+func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, sink delivery.Sink) error {
 	if len(subs) == 0 {
 		return nil
 	}
@@ -226,6 +227,10 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 	go func() {
 		for _, sub := range subs {
 			it := &smtpItem{ctx: ctx, hard: hard, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
+			if err := sink.Admit(ctx); err != nil {
+				it.reply(delivery.Retry, err)
+				continue
+			}
 			s.enqueue(it)
 		}
 	}()
@@ -239,7 +244,7 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 		} else if connErr == nil {
 			connErr = ce.err
 		}
-		emit(d.res)
+		sink.Emit(d.res)
 	}
 	if allConn && connErr != nil {
 		return fmt.Errorf("delivery: smtp %s: %w", s.address, connErr)

@@ -36,38 +36,108 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 		seen[k] = len(uniq)
 		uniq = append(uniq, d)
 	}
-	write := func(q querier) error {
-		for start := 0; start < len(uniq); start += deliveryInsertChunk {
-			chunk := uniq[start:min(start+deliveryInsertChunk, len(uniq))]
-			var b strings.Builder
-			b.WriteString(`INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at) VALUES `)
-			args := make([]any, 0, len(chunk)*6)
-			for i, d := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
+	pieces := deliveryPieces(len(uniq))
+	// SQLite parses each statement it is given; its prepared statements
+	// are taken before the transaction (preparing uses a connection of
+	// the pool). pgx caches its prepared statements by their text itself.
+	stmts := make([]*sql.Stmt, len(pieces))
+	if s.d.name == SQLite {
+		for i, n := range pieces {
+			if n <= maxPreparedDeliveryRows {
+				st, err := s.deliveryStmt(ctx, n)
+				if err != nil {
+					return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 				}
-				b.WriteString("(" + s.d.placeholders(len(args)+1, 6) + ")")
+				stmts[i] = st
+			}
+		}
+	}
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		at := 0
+		for i, n := range pieces {
+			chunk := uniq[at : at+n]
+			at += n
+			args := make([]any, 0, len(chunk)*6)
+			for _, d := range chunk {
 				args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
 			}
-			b.WriteString(` ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
-				attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
-				WHERE deliveries.status <> 'sent'`)
-			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			var err error
+			if stmts[i] != nil {
+				_, err = tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, s.deliveryUpsert(n), args...)
+			}
+			if err != nil {
 				return err
 			}
 		}
 		return nil
-	}
-	var err error
-	if len(uniq) <= deliveryInsertChunk {
-		err = write(s.db) // one statement is atomic by itself
-	} else {
-		err = s.InTx(ctx, func(tx *sql.Tx) error { return write(tx) })
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 	}
 	return nil
+}
+
+// maxPreparedDeliveryRows is the largest upsert kept prepared. The
+// fan-out writes small groups many times a second (at most
+// delivery.max_unrecorded rows each); parsing each statement anew cost
+// SQLite a tenth of send-now's CPU.
+const maxPreparedDeliveryRows = 64
+
+// deliveryPieces cuts n rows into statement sizes: chunks of
+// deliveryInsertChunk, then the rest as powers of two up to
+// maxPreparedDeliveryRows, so that a few prepared statements serve every
+// size (63 rows: 32 + 16 + 8 + 4 + 2 + 1).
+func deliveryPieces(n int) []int {
+	var out []int
+	for ; n >= deliveryInsertChunk; n -= deliveryInsertChunk {
+		out = append(out, deliveryInsertChunk)
+	}
+	if n > maxPreparedDeliveryRows {
+		return append(out, n)
+	}
+	for size := maxPreparedDeliveryRows; size > 0; size /= 2 {
+		for ; n >= size; n -= size {
+			out = append(out, size)
+		}
+	}
+	return out
+}
+
+// deliveryUpsert is the statement that records n deliveries; a record
+// that says sent is never overwritten.
+func (s *Store) deliveryUpsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + s.d.placeholders(6*i+1, 6) + ")")
+	}
+	b.WriteString(` ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
+		attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
+		WHERE deliveries.status <> 'sent'`)
+	return b.String()
+}
+
+// deliveryStmt returns the prepared upsert of n rows, preparing it once.
+func (s *Store) deliveryStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st := s.deliveryStmts[n]; st != nil {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.deliveryUpsert(n))
+	if err != nil {
+		return nil, err
+	}
+	if s.deliveryStmts == nil {
+		s.deliveryStmts = make(map[int]*sql.Stmt)
+	}
+	s.deliveryStmts[n] = st
+	return st, nil
 }
 
 // RecordedDeliveries returns the recorded status of each subscription with

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,6 +39,9 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	closers []func() // extra resources (pgx pools), closed after db
+
+	stmtMu        sync.Mutex
+	deliveryStmts map[int]*sql.Stmt // prepared delivery upserts by row count
 }
 
 // queryAll runs query on q and returns every row, read by scan.
@@ -234,6 +238,12 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*Store, er
 
 // Close closes the database. Stop River clients using RiverDriver first.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.deliveryStmts {
+		_ = st.Close()
+	}
+	s.deliveryStmts = nil
+	s.stmtMu.Unlock()
 	err := s.db.Close()
 	for _, c := range s.closers {
 		c()

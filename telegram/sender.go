@@ -165,16 +165,16 @@ func (s *Sender) Send(ctx context.Context, ed digest.Edition, subs []subscribers
 	for i, sub := range subs {
 		pos[sub.ID] = i
 	}
-	if err := s.SendEach(ctx, ed, subs, func(r delivery.Result) { results[pos[r.SubscriptionID]] = r }); err != nil {
+	if err := s.SendEach(ctx, ed, subs, delivery.EmitFunc(func(r delivery.Result) { results[pos[r.SubscriptionID]] = r })); err != nil {
 		return nil, err
 	}
 	return results, nil
 }
 
 // SendEach delivers ed to a batch of Telegram subscriptions and reports
-// each reader's Result as soon as it is known (delivery's StreamSender), so
-// the fan-out records deliveries while the batch goes on. emit is called
-// from one goroutine at a time.
+// each reader's Result to sink as soon as it is known (delivery's
+// StreamSender), so the fan-out records deliveries while the batch goes
+// on. A reader's first message waits for sink.Admit.
 //
 // Each reader gets the messages of their sections in order, the last with
 // the Settings and Unsubscribe buttons; a reader with no item in their
@@ -191,12 +191,12 @@ func (s *Sender) Send(ctx context.Context, ed digest.Edition, subs []subscribers
 // The error is non-nil when nothing was delivered and every reader is Retry
 // (the Bot API unreachable, the token refused), or when rendering failed:
 // the job should run again.
-func (s *Sender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, emit func(delivery.Result)) error {
+func (s *Sender) SendEach(ctx context.Context, ed digest.Edition, subs []subscribers.Subscription, sink delivery.Sink) error {
 	if len(subs) == 0 {
 		return nil
 	}
 	start := time.Now()
-	b := &batch{s: s, ed: ed, subs: subs, emit: emit}
+	b := &batch{s: s, ed: ed, subs: subs, sink: sink}
 	jobs := make([]*sendJob, 0, len(subs))
 	var early []delivery.Result
 	for i, sub := range subs {
@@ -268,7 +268,7 @@ type batch struct {
 	s    *Sender
 	ed   digest.Edition
 	subs []subscribers.Subscription
-	emit func(delivery.Result)
+	sink delivery.Sink
 
 	emitMu sync.Mutex
 	counts map[delivery.Outcome]int
@@ -336,6 +336,16 @@ func (b *batch) worker(ctx context.Context) {
 		b.inFlight++
 		b.mu.Unlock()
 
+		if j.next == 0 {
+			if err := b.sink.Admit(sendCtx); err != nil {
+				b.mu.Lock()
+				b.inFlight--
+				b.mu.Unlock()
+				b.finish(j, delivery.Retry, err)
+				b.cond.Broadcast()
+				continue
+			}
+		}
 		if d := j.ready.Sub(b.s.c.now()); d > 0 {
 			// Only an optimisation: the limiter enforces the chat spacing
 			// anyway; sleeping here keeps this worker from holding the
@@ -408,7 +418,7 @@ func (b *batch) report(r delivery.Result) {
 		b.counts = make(map[delivery.Outcome]int)
 	}
 	b.counts[r.Outcome]++
-	b.emit(r)
+	b.sink.Emit(r)
 }
 
 // sendMessage sends j's next message and classifies the outcome. Sent

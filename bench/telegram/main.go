@@ -267,11 +267,11 @@ func viaSender(ctx context.Context, st *store.Store, sender *telegram.Sender, ed
 			var firstErr error
 			for b := range jobs {
 				var ds []delivery.Delivery
-				err := sender.SendEach(ctx, ed, b, func(r delivery.Result) {
+				err := sender.SendEach(ctx, ed, b, delivery.EmitFunc(func(r delivery.Result) {
 					if r.Outcome == delivery.Sent {
 						ds = append(ds, delivery.Delivery{EditionID: ed.ID, SubscriptionID: r.SubscriptionID, Status: digest.DeliverySent, Attempts: 1, SentAt: time.Now()})
 					}
-				})
+				}))
 				if err == nil {
 					err = st.RecordDeliveries(ctx, ds)
 				}
