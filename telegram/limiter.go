@@ -17,8 +17,9 @@ import (
 // group. A 429 answer holds every sender for retry_after (Hold).
 //
 // The global rate is a virtual schedule with no burst (GCRA with zero
-// tolerance): each Wait takes the next free slot, slots are 1/rate apart, so
-// the rate holds over any window, however many goroutines wait at once. One
+// tolerance): each Wait takes the next free slot, slots are a little more
+// than 1/rate apart (windowGuard), so the rate holds over any window,
+// however many goroutines wait at once. One
 // Limiter is shared by all the goroutines of a Client; it holds no global
 // state.
 type Limiter struct {
@@ -61,7 +62,7 @@ func NewLimiter(perSecond float64, now func() time.Time, sleep func(ctx context.
 		chats: make(map[string]*chatSlot), sweepAt: 1024,
 	}
 	if perSecond > 0 {
-		l.every = time.Duration(float64(time.Second) / perSecond)
+		l.every = time.Duration(float64(time.Second+windowGuard) / perSecond)
 	}
 	return l
 }
@@ -203,6 +204,14 @@ func (l *Limiter) waitGlobal(ctx context.Context) error {
 		}
 	}
 }
+
+// windowGuard widens the global spacing so that perSecond messages take
+// one second and this much: flood control that counts the messages in any
+// sliding second sees at most perSecond of them even when the network
+// brings two a little closer than they left (messages exactly 1/rate
+// apart put rate+1 in a closed second). It costs 3 % of the rate: 29.1/s
+// at 30/s.
+const windowGuard = 30 * time.Millisecond
 
 // staleSlot is how late a waiter may wake for its slot and still use it.
 const staleSlot = 25 * time.Millisecond

@@ -35,6 +35,10 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 
 func (c *fakeClock) since(t0 time.Time) time.Duration { return c.Now().Sub(t0) }
 
+// slot10 is the global spacing at 10 messages a second: 1/10 s and a
+// tenth of windowGuard, so that 10 messages take more than a second.
+const slot10 = (time.Second + windowGuard) / 10
+
 func TestLimiterGlobalSpacing(t *testing.T) {
 	clk := newFakeClock()
 	l := NewLimiter(10, clk.Now, clk.Sleep)
@@ -44,7 +48,7 @@ func TestLimiterGlobalSpacing(t *testing.T) {
 		if err := l.Wait(ctx, ChatID(int64(100+i))); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := clk.since(t0), time.Duration(i)*100*time.Millisecond; got != want {
+		if got, want := clk.since(t0), time.Duration(i)*slot10; got != want {
 			t.Fatalf("message %d at %s, want %s", i, got, want)
 		}
 	}
@@ -52,7 +56,7 @@ func TestLimiterGlobalSpacing(t *testing.T) {
 	if err := l.Wait(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got := clk.since(t0); got != 500*time.Millisecond {
+	if got := clk.since(t0); got != 5*slot10 {
 		t.Fatalf("global-only wait at %s, want 500ms", got)
 	}
 }
@@ -203,9 +207,9 @@ func TestLimiterStaleSlot(t *testing.T) {
 		}
 		at = append(at, clk.since(t0))
 	}
-	// 0; the second slot (100 ms) is woken at 400 ms: stale, a new slot at
-	// 400 ms; the third keeps 100 ms after it.
-	want := []time.Duration{0, 400 * time.Millisecond, 500 * time.Millisecond}
+	// 0; the second slot (103 ms) is woken at about 400 ms: stale, a new
+	// slot then; the third keeps a slot's spacing after it.
+	want := []time.Duration{0, slot10 + stall, 2*slot10 + stall}
 	for i := range want {
 		if at[i] != want[i] {
 			t.Fatalf("grants at %v, want %v", at, want)
@@ -217,18 +221,18 @@ func TestLimiterStaleSlot(t *testing.T) {
 // batches must not leave holes in the channel's rate.
 func TestLimiterReusesAbandonedSlots(t *testing.T) {
 	now := time.Date(2026, 1, 1, 7, 0, 0, 0, time.UTC)
-	l := NewLimiter(10, func() time.Time { return now }, nil) // a slot every 100 ms
+	l := NewLimiter(10, func() time.Time { return now }, nil) // a slot every 103 ms
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a, b, c := l.reserve(now), l.reserve(now), l.reserve(now)
-	if b.Sub(a) != 100*time.Millisecond || c.Sub(b) != 100*time.Millisecond {
+	if b.Sub(a) != slot10 || c.Sub(b) != slot10 {
 		t.Fatalf("slots %v %v %v", a, b, c)
 	}
 	l.giveBack(b)
 	if d := l.reserve(now); !d.Equal(b) {
 		t.Errorf("new waiter got %v, want the abandoned slot %v", d, b)
 	}
-	if e := l.reserve(now); !e.Equal(c.Add(100 * time.Millisecond)) {
+	if e := l.reserve(now); !e.Equal(c.Add(slot10)) {
 		t.Errorf("then %v, want the next free slot", e)
 	}
 	// A slot given back that has gone by is not handed out.
@@ -236,5 +240,29 @@ func TestLimiterReusesAbandonedSlots(t *testing.T) {
 	now = c.Add(time.Millisecond)
 	if f := l.reserve(now); f.Equal(c) {
 		t.Errorf("a past slot was handed out")
+	}
+}
+
+// Flood control that counts messages in any sliding second must never see
+// more than the rate: rate+1 consecutive grants span more than a second,
+// by windowGuard at least.
+func TestLimiterSlidingSecond(t *testing.T) {
+	clk := newFakeClock()
+	l := NewLimiter(30, clk.Now, clk.Sleep)
+	t0 := clk.Now()
+	var at []time.Duration
+	for i := range 200 {
+		if err := l.Wait(context.Background(), ChatID(int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+		at = append(at, clk.since(t0))
+	}
+	for i := 0; i+30 < len(at); i++ {
+		if span := at[i+30] - at[i]; span < time.Second+windowGuard-time.Millisecond {
+			t.Fatalf("grants %d..%d within %v: 31 messages in one sliding second", i, i+30, span)
+		}
+	}
+	if rate := float64(len(at)-1) / (at[len(at)-1] - at[0]).Seconds(); rate < 28.5 {
+		t.Errorf("sustained %.2f/s, want at least 95%% of 30/s", rate)
 	}
 }

@@ -273,42 +273,68 @@ type batch struct {
 	emitMu sync.Mutex
 	counts map[delivery.Outcome]int
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	queue    jobQueue
-	inFlight int
-	seq      int
-	abortErr error // set: every job not finished is Retry
-	tempRun  int   // consecutive recipients lost to temporary errors
-	lastErr  error
+	mu        sync.Mutex
+	cond      *sync.Cond
+	queue     jobQueue
+	admitting bool // admit is still queueing readers
+	inFlight  int
+	seq       int
+	abortErr  error // set: every job not finished is Retry
+	tempRun   int   // consecutive recipients lost to temporary errors
+	lastErr   error
 }
 
 // run sends every job with a pool of workers taking the job that may go
 // first: a reader's next message is queued again one chat interval after
-// the previous one, behind the other readers' messages.
+// the previous one, behind the other readers' messages. Readers enter the
+// queue as the sink admits them (admit), so a worker never waits for
+// admission while readers already started have parts to send.
 func (b *batch) run(ctx context.Context, jobs []*sendJob) {
 	b.cond = sync.NewCond(&b.mu)
-	for _, j := range jobs {
-		j.seq = b.seq
-		b.seq++
-		b.queue = append(b.queue, j)
-	}
-	heap.Init(&b.queue)
+	b.admitting = true
+	go b.admit(ctx, jobs)
 	var wg sync.WaitGroup
 	for range min(b.s.opts.Workers, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.worker(ctx)
-		}()
+		wg.Go(func() { b.worker(ctx) })
 	}
 	wg.Wait()
+}
+
+// admit queues the jobs one by one as sink.Admit lets them in; when
+// admission fails (the slice or the job ended) or the batch is aborted,
+// the readers not queued are reported Retry.
+func (b *batch) admit(ctx context.Context, jobs []*sendJob) {
+	defer func() {
+		b.mu.Lock()
+		b.admitting = false
+		b.mu.Unlock()
+		b.cond.Broadcast()
+	}()
+	for i, j := range jobs {
+		err := b.sink.Admit(ctx)
+		b.mu.Lock()
+		if err == nil {
+			err = b.abortErr
+		}
+		if err != nil {
+			b.mu.Unlock()
+			for _, rest := range jobs[i:] {
+				b.finish(rest, delivery.Retry, err)
+			}
+			return
+		}
+		j.ready, j.seq = b.s.c.now(), b.seq
+		b.seq++
+		heap.Push(&b.queue, j)
+		b.mu.Unlock()
+		b.cond.Signal()
+	}
 }
 
 func (b *batch) worker(ctx context.Context) {
 	for {
 		b.mu.Lock()
-		for len(b.queue) == 0 && b.inFlight > 0 {
+		for len(b.queue) == 0 && (b.inFlight > 0 || b.admitting) {
 			b.cond.Wait()
 		}
 		if len(b.queue) == 0 {
@@ -336,16 +362,6 @@ func (b *batch) worker(ctx context.Context) {
 		b.inFlight++
 		b.mu.Unlock()
 
-		if j.next == 0 {
-			if err := b.sink.Admit(sendCtx); err != nil {
-				b.mu.Lock()
-				b.inFlight--
-				b.mu.Unlock()
-				b.finish(j, delivery.Retry, err)
-				b.cond.Broadcast()
-				continue
-			}
-		}
 		if d := j.ready.Sub(b.s.c.now()); d > 0 {
 			// Only an optimisation: the limiter enforces the chat spacing
 			// anyway; sleeping here keeps this worker from holding the

@@ -45,6 +45,11 @@ type run struct {
 	rate   float64 // the fake's limit and the sender's rate_per_second
 	paid   bool
 	target float64 // messages per second
+	// parts > 1: a long edition, split into that many messages per
+	// reader, against a strict fake: at most rate messages in any sliding
+	// second, and a chat a burst of 3 then one a second.
+	parts int
+	subs  int // subscribers of this run (0: -subscribers)
 }
 
 func main() {
@@ -78,13 +83,18 @@ func main() {
 	runs := []run{
 		{name: "free", rate: 30, target: 28.5},
 		{name: "paid", rate: 1000, paid: true, target: 900},
+		{name: "long", rate: 30, target: 28.5, parts: 3, subs: 600},
 	}
 	ok := true
 	for _, r := range runs {
 		if *which != "all" && *which != r.name {
 			continue
 		}
-		res, err := bench(r, *n, *mode, *batch, *workers, log)
+		subs := *n
+		if r.subs > 0 {
+			subs = r.subs
+		}
+		res, err := bench(r, subs, *mode, *batch, *workers, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", r.name, err)
 			os.Exit(1)
@@ -95,8 +105,8 @@ func main() {
 		if !pass {
 			verdict = "FAIL"
 		}
-		fmt.Printf("%s  limit %4.0f/s paid=%-5v mode=%s: %d subscribers, %d messages in %.2fs → sustained %.1f/s (target ≥ %.1f), peak %d in 1s, 429s %d, lost %d, duplicates %d, wall %.1fs\n",
-			verdict, r.rate, r.paid, *mode, *n, res.sent, res.span.Seconds(), res.rate, r.target, res.peak, res.tooMany, res.lost, res.dups, res.wall.Seconds())
+		fmt.Printf("%s  %-4s limit %4.0f/s paid=%-5v mode=%s: %d subscribers, %d messages in %.2fs → sustained %.1f/s (target ≥ %.1f), peak %d in 1s, 429s %d, lost %d, duplicates %d, wall %.1fs\n",
+			verdict, r.name, r.rate, r.paid, *mode, subs, res.sent, res.span.Seconds(), res.rate, r.target, res.peak, res.tooMany, res.lost, res.dups, res.wall.Seconds())
 	}
 	if !ok {
 		pprof.StopCPUProfile()
@@ -122,6 +132,10 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 	o := telegramtest.Options{GlobalRate: r.rate, AllChatsKnown: true}
 	if r.paid {
 		o.GlobalRate, o.PaidRate = 30, r.rate
+	}
+	parts := max(r.parts, 1)
+	if parts > 1 {
+		o.SlidingWindow, o.ChatTolerance = true, 2*time.Second
 	}
 	srv := telegramtest.NewServer(o)
 	defer srv.Close()
@@ -155,6 +169,9 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 		{ArticleID: 2, Section: "Business", Title: "Markets close higher", URL: "https://news.example/a/2", Lead: "A quiet day, then a rally.", Source: "Pacific Stripes Daily"},
 		{ArticleID: 3, Section: "Sport", Title: "Cup final goes to penalties", URL: "https://news.example/a/3", Lead: "Nobody left early.", Source: "Globe News"},
 	}
+	if parts > 1 {
+		items = longEdition(parts)
+	}
 	ed, _, err := st.CreateEdition(ctx, digest.Edition{Date: now.Format(digest.DateLayout), Title: "Daily Headlines", Status: digest.StatusBuilt, Items: items})
 	if err != nil {
 		return result{}, err
@@ -167,8 +184,8 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 	sender := telegram.NewSender(client, telegram.SenderOptions{Log: log, Render: digest.RenderOptions{
 		Title: "Daily Headlines", BaseURL: "https://news.example", Location: time.UTC, Sections: []string{"World", "Business", "Sport"},
 	}})
-	if msgs, err := sender.Render(ed, nil); err != nil || len(msgs) != 1 {
-		return result{}, fmt.Errorf("edition renders to %d messages (%v); the benchmark counts one per subscriber", len(msgs), err)
+	if msgs, err := sender.Render(ed, nil); err != nil || len(msgs) != parts {
+		return result{}, fmt.Errorf("edition renders to %d messages (%v); the benchmark counts %d per subscriber", len(msgs), err, parts)
 	}
 
 	start := time.Now()
@@ -205,12 +222,37 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 		switch {
 		case got == 0 || recorded[s.ID] != digest.DeliverySent:
 			res.lost++
-		case got > 1:
-			res.dups += got - 1
+		case got > parts:
+			res.dups += got - parts
+		case got < parts:
+			res.lost++ // part of the digest missing
 		}
 	}
 	res.lost += n - len(all)
 	return res, nil
+}
+
+// longEdition is an edition whose Telegram digest splits into parts
+// messages: as many items as still fit in parts messages.
+func longEdition(parts int) []digest.Item {
+	sections := []string{"World", "Business", "Sport"}
+	lead := "Officials said the plan would be reviewed again next week after objections from residents, " +
+		"who asked for more time to study the figures and for a public hearing before any vote."
+	messages := func(items []digest.Item) int {
+		msgs, err := digest.RenderTelegram(digest.Edition{Title: "Daily Headlines", Items: items},
+			digest.RenderOptions{Title: "Daily Headlines", BaseURL: "https://news.example", Location: time.UTC, Sections: sections})
+		if err != nil {
+			return 0
+		}
+		return len(msgs)
+	}
+	var items []digest.Item
+	for i := 1; messages(items) <= parts; i++ {
+		items = append(items, digest.Item{ArticleID: int64(i), Section: sections[i%3],
+			Title: fmt.Sprintf("Story %d: council weighs the harbour plan again", i),
+			URL:   fmt.Sprintf("https://news.example/a/%d", i), Lead: lead, Source: "Harborview Herald"})
+	}
+	return items[:len(items)-1]
 }
 
 // viaFanout runs the real fan-out: River jobs on the SQLite store, the

@@ -305,12 +305,16 @@ func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 	var gInterval time.Duration
 	if rate > 0 {
 		gInterval = time.Duration(float64(time.Second) / rate)
-		if ok, wait := s.global.check(now, s.opts.GlobalTolerance); !ok {
+		ok, wait := s.global.check(now, s.opts.GlobalTolerance)
+		if s.opts.SlidingWindow {
+			ok, wait = s.windowCheck(now, rate)
+		}
+		if !ok {
 			return nil, tooMany(wait)
 		}
 	}
 	if aerr := s.reachableLocked(c); aerr != nil {
-		s.global.take(now, gInterval) // refused sends count against the rate too
+		s.takeGlobal(now, gInterval) // refused sends count against the rate too
 		return nil, aerr
 	}
 	cInterval := s.opts.ChatInterval
@@ -324,11 +328,11 @@ func (s *Server) sendMessage(p map[string]string) (any, *apiError) {
 	}
 	plain, ents, aerr := parsedText(text, mode)
 	if aerr != nil {
-		s.global.take(now, gInterval)
+		s.takeGlobal(now, gInterval)
 		return nil, aerr
 	}
 	if gInterval > 0 {
-		s.global.take(now, gInterval)
+		s.takeGlobal(now, gInterval)
 	}
 	if cInterval > 0 {
 		c.gcra.take(now, cInterval)

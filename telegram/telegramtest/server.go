@@ -52,6 +52,11 @@ type Options struct {
 	// of D makes the server see D·rate requests at once — and Telegram
 	// itself "may allow short bursts" (Bots FAQ).
 	GlobalTolerance time.Duration
+	// SlidingWindow replaces the global GCRA by a strict count: at most
+	// GlobalRate (or PaidRate) messages in any window of one second, as
+	// some flood controls count. A client spacing messages exactly 1/rate
+	// apart gets 429s from it now and then (31 fall within a closed second).
+	SlidingWindow bool
 	// ChatInterval and GroupInterval space messages within one private chat
 	// (default 1 s) and one group or channel (default 3 s: 20 per minute);
 	// ChatTolerance is their burst tolerance (default 250 ms). Negative
@@ -83,6 +88,7 @@ type Server struct {
 	poll     chan struct{} // closed to terminate the running getUpdates
 	wake     chan struct{} // closed (and replaced) when something happens
 	global   gcra
+	window   []time.Time // SlidingWindow: times of the messages counted, oldest first
 	queries  map[string]*callback
 	commands map[string][]BotCommand
 	sent     []Message // every accepted message, in order
@@ -400,6 +406,31 @@ func (s *Server) takeFailure(method string) (Failure, bool) {
 }
 
 // ---- rate limits ----
+
+// windowCheck is SlidingWindow's test: room for one more message in the
+// second ending now. s.mu is held.
+func (s *Server) windowCheck(now time.Time, rate float64) (ok bool, wait time.Duration) {
+	n := int(rate)
+	for len(s.window) > 0 && now.Sub(s.window[0]) >= time.Second {
+		s.window = s.window[1:]
+	}
+	if len(s.window) < n {
+		return true, 0
+	}
+	return false, s.window[len(s.window)-n].Add(time.Second).Sub(now)
+}
+
+// takeGlobal counts one message against the global limit. s.mu is held.
+func (s *Server) takeGlobal(now time.Time, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	if s.opts.SlidingWindow {
+		s.window = append(s.window, now)
+		return
+	}
+	s.global.take(now, interval)
+}
 
 // gcra is the Generic Cell Rate Algorithm: a request conforms when the
 // theoretical arrival time is at most tolerance ahead of now; each one
