@@ -88,7 +88,8 @@ type row struct {
 	rssKiB      int64 // ru_maxrss
 	hwmKiB      int64 // max VmHWM polled every 20 ms
 	first       time.Duration
-	ceiling     float64 // msg/s of the minimal client
+	last        time.Duration // process start (serve: the tick) to the last message accepted
+	ceiling     float64       // msg/s of the minimal client
 	note        string
 }
 
@@ -252,7 +253,7 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		r.wall = got.Last.Sub(tick)
 	}
 	if !got.First.IsZero() {
-		r.first = got.First.Sub(start)
+		r.first, r.last = got.First.Sub(start), got.Last.Sub(start)
 	}
 	if r.msgs != int64(n) || r.rcpts != int64(n) {
 		r.note = fmt.Sprintf("MISMATCH: %d messages for %d recipients", r.msgs, r.rcpts)
@@ -407,8 +408,8 @@ func pollHWM(pid int, exited <-chan struct{}) int64 {
 
 func printTable(rows []row, took time.Duration) {
 	fmt.Printf("machine: %d CPUs, %s, %s; bench took %v\n\n", runtime.NumCPU(), cpuModel(), runtime.Version(), took.Round(time.Second))
-	fmt.Println("| run | subscribers | store | msg/s | ceiling msg/s | share | CPU µs/msg | peak RSS MiB (VmHWM / maxrss) | first message ms | check |")
-	fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Println("| run | subscribers | store | msg/s | ceiling msg/s | share | CPU µs/msg | peak RSS MiB (VmHWM / maxrss) | first message ms | last message ms | check |")
+	fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range rows {
 		rate := float64(r.msgs) / r.wall.Seconds()
 		check := fmt.Sprintf("ok: %d messages, %d recipients", r.msgs, r.rcpts)
@@ -417,9 +418,9 @@ func printTable(rows []row, took time.Duration) {
 		} else {
 			check += r.note
 		}
-		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.1f | %.1f / %.1f | %d | %s |\n",
+		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.1f | %.1f / %.1f | %d | %d | %s |\n",
 			r.name, r.n, r.store, rate, r.ceiling, rate/r.ceiling,
-			float64(r.cpu.Microseconds())/float64(max(r.msgs, 1)), float64(r.hwmKiB)/1024, float64(r.rssKiB)/1024, r.first.Milliseconds(), check)
+			float64(r.cpu.Microseconds())/float64(max(r.msgs, 1)), float64(r.hwmKiB)/1024, float64(r.rssKiB)/1024, r.first.Milliseconds(), r.last.Milliseconds(), check)
 	}
 }
 

@@ -81,8 +81,8 @@ type ChannelSender interface {
 
 // A StreamSender is a ChannelSender that reports each Result as soon as
 // it is known, so the fan-out records deliveries while the batch is still
-// going. It calls sink.Admit before each recipient's first message goes
-// out, which is what bounds the messages a crash can repeat (see Sink);
+// going. It calls sink.Admit before each recipient's message goes out,
+// which is what bounds the messages a crash can repeat (see Sink);
 // the error means what Send's does.
 type StreamSender interface {
 	ChannelSender
@@ -91,11 +91,13 @@ type StreamSender interface {
 
 // A Sink takes the results of a StreamSender.
 type Sink interface {
-	// Admit blocks until one more recipient may be sent to: the fan-out
-	// lets only FanoutConfig.MaxUnrecorded recipients per channel be on
-	// their way or sent without a delivery record. It fails when ctx ends;
-	// the recipient is then reported Retry with that error, not sent.
-	Admit(ctx context.Context) error
+	// Admit blocks until the recipient with this subscription id may be
+	// sent to: the fan-out lets only FanoutConfig.MaxUnrecorded recipients
+	// per channel be sent (or be going out) without a delivery record at
+	// once. A sender calls it once per recipient, as late as it can
+	// before anything of theirs leaves the process. It fails when ctx
+	// ends; the recipient is then reported Retry, not sent.
+	Admit(ctx context.Context, subscriptionID int64) error
 	// Emit takes one recipient's Result; it is called from one goroutine
 	// at a time and does not block on the database.
 	Emit(Result)
@@ -106,7 +108,7 @@ type Sink interface {
 type EmitFunc func(Result)
 
 // Admit returns ctx's error, if any.
-func (EmitFunc) Admit(ctx context.Context) error { return ctx.Err() }
+func (EmitFunc) Admit(ctx context.Context, _ int64) error { return ctx.Err() }
 
 // Emit calls f.
 func (f EmitFunc) Emit(r Result) { f(r) }

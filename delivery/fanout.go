@@ -201,7 +201,7 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	def(&cfg.FetchPollInterval, max(250*time.Millisecond, cfg.FetchCooldown))
 
 	f := &Fanout{st: st, log: cfg.Logger, now: cfg.Now, senders: make(map[subscribers.Channel]ChannelSender),
-		slots: make(map[subscribers.Channel]budget), ledger: &ledger{st: st, log: cfg.Logger}, changed: make(chan struct{})}
+		slots: make(map[subscribers.Channel]budget), ledger: newLedger(st, cfg.Logger), changed: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &batchWorker{f: f})
 	river.AddWorker(workers, &finishWorker{f: f})

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -250,7 +249,7 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 	chunk := min(f.cfg.RecordChunk, f.cfg.MaxUnrecorded)
 	for start := 0; start < len(todo); start += chunk {
 		part := todo[start:min(start+chunk, len(todo))]
-		if err := f.admitChunk(ctx, rec, len(part)); err != nil {
+		if err := f.admitChunk(ctx, rec, part); err != nil {
 			return err
 		}
 		res, err := snd.Send(ctx, ed, part)
@@ -279,14 +278,14 @@ func (f *Fanout) sendBatch(ctx context.Context, snd ChannelSender, ed digest.Edi
 	return nil
 }
 
-// admitChunk takes n slots for rec, one batch at a time: batches taking a
-// whole chunk each could otherwise hold part of one each and wait forever
-// for the rest.
-func (f *Fanout) admitChunk(ctx context.Context, rec *recorder, n int) error {
+// admitChunk takes the slots of part for rec, one batch at a time:
+// batches taking a whole chunk each could otherwise hold part of one each
+// and wait forever for the rest.
+func (f *Fanout) admitChunk(ctx context.Context, rec *recorder, part []subscribers.Subscription) error {
 	f.admitMu.Lock()
 	defer f.admitMu.Unlock()
-	for range n {
-		if err := rec.admit(ctx); err != nil {
+	for _, sub := range part {
+		if err := rec.admit(ctx, sub.ID); err != nil {
 			return err
 		}
 	}
@@ -343,10 +342,11 @@ type recorder struct {
 	closed    bool     // a message was not tried because the sender is closing
 	held      []Result // last attempt: messages not tried, failed only if the batch gives up
 
-	admitted atomic.Int64   // slots taken by Admit and not yet tied to a result
-	writes   sync.WaitGroup // records submitted to the ledger, not yet written
+	writes sync.WaitGroup // records submitted to the ledger, not yet written
+
 	mu       sync.Mutex
-	err      error // the first record that could not be written
+	admitted map[int64]bool // recipients holding a slot, their result not come yet
+	err      error          // the first record that could not be written
 }
 
 func newRecorder(f *Fanout, editionID int64, attempt int, final bool, slots budget, todo []subscribers.Subscription, log *slog.Logger) *recorder {
@@ -355,7 +355,7 @@ func newRecorder(f *Fanout, editionID int64, attempt int, final bool, slots budg
 		want[s.ID] = true
 	}
 	return &recorder{f: f, editionID: editionID, attempt: attempt, final: final, log: log, slots: slots, want: want,
-		counts: make(map[Outcome]int)}
+		counts: make(map[Outcome]int), admitted: make(map[int64]bool)}
 }
 
 // recorderSink is the Sink a StreamSender reports a batch's results to.
@@ -364,30 +364,35 @@ type recorderSink struct {
 	ctx context.Context
 }
 
-func (s recorderSink) Admit(ctx context.Context) error { return s.r.admit(ctx) }
-func (s recorderSink) Emit(res Result)                 { s.r.add(s.ctx, res) }
+func (s recorderSink) Admit(ctx context.Context, id int64) error { return s.r.admit(ctx, id) }
+func (s recorderSink) Emit(res Result)                           { s.r.add(s.ctx, res) }
 
-// admit takes a slot of the channel's budget for the next recipient.
-func (r *recorder) admit(ctx context.Context) error {
+// admit takes a slot of the channel's budget for recipient id.
+func (r *recorder) admit(ctx context.Context, id int64) error {
 	if err := r.slots.acquire(ctx); err != nil {
 		return err
 	}
-	r.admitted.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.admitted[id] {
+		r.slots.release() // admitted twice: one slot is enough
+		return nil
+	}
+	r.admitted[id] = true
 	return nil
 }
 
-// takeSlot ties one admitted slot to a result: false when none is left
-// (a result made up for a recipient never handed to the sender).
-func (r *recorder) takeSlot() bool {
-	for {
-		n := r.admitted.Load()
-		if n <= 0 {
-			return false
-		}
-		if r.admitted.CompareAndSwap(n, n-1) {
-			return true
-		}
+// takeSlot hands over the slot of recipient id to its result: false when
+// it holds none (a result the sender gave before it admitted the
+// recipient: a bad address, nothing to send).
+func (r *recorder) takeSlot(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.admitted[id] {
+		return false
 	}
+	delete(r.admitted, id)
+	return true
 }
 
 func (r *recorder) fail(err error) {
@@ -404,7 +409,7 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		return
 	}
 	delete(r.want, res.SubscriptionID)
-	slot := r.takeSlot()
+	slot := r.takeSlot(res.SubscriptionID)
 	release := func() {
 		if slot {
 			r.slots.release()
@@ -518,9 +523,12 @@ func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
 		r.held = nil
 	}
 	err := r.flush()
-	for r.takeSlot() { // admitted, and the sender never reported them
+	r.mu.Lock()
+	for id := range r.admitted { // admitted, and the sender never reported them
+		delete(r.admitted, id)
 		r.slots.release()
 	}
+	r.mu.Unlock()
 	return err
 }
 

@@ -19,10 +19,10 @@ import (
 //     instant at most MaxUnrecorded recipients are sent or on their way
 //     without a record: the crash bound (docs/crash-bound.md).
 //   - ledger: one writer per process commits the records of all the
-//     batches together. While one write is running the results of every
-//     batch queue up, and the next write takes them all (group commit), so
-//     slots come back after one short write rather than after each batch's
-//     own chunk.
+//     batches together. While one write is running (and for up to
+//     groupWait before it) the results of every batch queue up, and the
+//     write takes them all (group commit), so slots come back after one
+//     short write rather than after each batch's own chunk.
 
 // budget is a channel's slots.
 type budget chan struct{}
@@ -59,7 +59,21 @@ type ledger struct {
 
 	mu      sync.Mutex
 	queue   []ledgerEntry
-	writing bool // a drain goroutine is running
+	writing bool          // a drain goroutine is running
+	full    chan struct{} // a group's worth is queued (buffered 1)
+}
+
+// A write waits up to groupWait for groupSize records: one write of a few
+// dozen rows costs SQLite about what one of a few rows does (the
+// transaction and its WAL frames), and at full speed email results come
+// 10–20 a millisecond.
+const (
+	groupSize = 32
+	groupWait = time.Millisecond
+)
+
+func newLedger(st Store, log *slog.Logger) *ledger {
+	return &ledger{st: st, log: log, full: make(chan struct{}, 1)}
 }
 
 // submit queues e; its done is called, from the writer, when the record is
@@ -70,6 +84,12 @@ func (l *ledger) submit(ctx context.Context, e ledgerEntry) {
 	l.queue = append(l.queue, e)
 	start := !l.writing
 	l.writing = true
+	if len(l.queue) == groupSize {
+		select {
+		case l.full <- struct{}{}:
+		default:
+		}
+	}
 	l.mu.Unlock()
 	if start {
 		go l.drain(ctx)
@@ -81,12 +101,27 @@ func (l *ledger) submit(ctx context.Context, e ledgerEntry) {
 func (l *ledger) drain(ctx context.Context) {
 	var group []ledgerEntry
 	var ds []Delivery
+	wait := time.NewTimer(groupWait)
+	defer wait.Stop()
 	for {
 		l.mu.Lock()
 		if len(l.queue) == 0 {
 			l.writing = false
 			l.mu.Unlock()
 			return
+		}
+		if len(l.queue) < groupSize {
+			select {
+			case <-l.full: // a signal left from a group already taken
+			default:
+			}
+			l.mu.Unlock()
+			wait.Reset(groupWait)
+			select {
+			case <-l.full:
+			case <-wait.C:
+			}
+			l.mu.Lock()
 		}
 		group, l.queue = l.queue, group[:0]
 		l.mu.Unlock()

@@ -80,7 +80,7 @@ func (u streamSender) SendEach(ctx context.Context, ed digest.Edition, subs []su
 	go func() {
 		defer close(work)
 		for _, s := range subs {
-			if err := sink.Admit(ctx); err != nil {
+			if err := sink.Admit(ctx, s.ID); err != nil {
 				results <- delivery.Result{SubscriptionID: s.ID, Outcome: delivery.Retry, Err: err}
 				continue
 			}

@@ -31,7 +31,7 @@ var _ delivery.StreamSender = (*slowStream)(nil)
 func (s *slowStream) SendEach(ctx context.Context, _ digest.Edition, subs []subscribers.Subscription, sink delivery.Sink) error {
 	emit := sink.Emit
 	for _, sub := range subs {
-		if err := sink.Admit(ctx); err != nil {
+		if err := sink.Admit(ctx, sub.ID); err != nil {
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
 			continue
 		}

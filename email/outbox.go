@@ -77,10 +77,6 @@ func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []s
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: firstErr})
 			continue
 		}
-		if err := sink.Admit(ctx); err != nil {
-			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
-			continue
-		}
 		m, err := o.b.AppendMessage(buf, ed, sub)
 		switch {
 		case errors.Is(err, ErrBadAddress):
@@ -93,6 +89,10 @@ func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []s
 			continue
 		}
 		buf = m.Data[:0]
+		if err := sink.Admit(ctx, sub.ID); err != nil {
+			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
+			continue
+		}
 		name := fileSafe(ed.Date) + "-" + strconv.FormatInt(sub.ID, 10) + ".eml"
 		if err := o.write(name, m.Data); err != nil {
 			firstErr = err

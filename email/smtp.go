@@ -186,7 +186,10 @@ type smtpItem struct {
 	sub  subscribers.Subscription
 	raw  []byte // or a finished message (Mailer)
 	rcpt string
-	out  chan<- smtpDone // buffered for every item of its call
+	// admit is the fan-out's Sink.Admit (nil for the Mailer's messages):
+	// called just before the content goes on the wire.
+	admit func(ctx context.Context, subscriptionID int64) error
+	out   chan<- smtpDone // buffered for every item of its call
 }
 
 type smtpDone struct{ res delivery.Result }
@@ -226,11 +229,7 @@ func (s *SMTPSender) SendEach(ctx context.Context, ed digest.Edition, subs []sub
 	hard := delivery.HardDeadline(ctx)
 	go func() {
 		for _, sub := range subs {
-			it := &smtpItem{ctx: ctx, hard: hard, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, out: out}
-			if err := sink.Admit(ctx); err != nil {
-				it.reply(delivery.Retry, err)
-				continue
-			}
+			it := &smtpItem{ctx: ctx, hard: hard, tmpl: tmpls[sectionsKey(sub.Sections)], sub: sub, admit: sink.Admit, out: out}
 			s.enqueue(it)
 		}
 	}()
@@ -402,6 +401,15 @@ func (w *smtpConn) transact(st stage) stage {
 	}
 
 	// 354: the content, already CRLF and dot-safe, then the end of data.
+	// The fan-out admits the message first (delivery.Sink): from here on
+	// a crash may repeat it.
+	if it.admit != nil {
+		if err := w.admit(it); err != nil {
+			w.drop() // the server waits for content that will not come
+			it.reply(delivery.Retry, err)
+			return stage{}
+		}
+	}
 	tw := w.c.Text.W
 	_, _ = tw.Write(st.msg)
 	_, _ = tw.WriteString(".\r\n")
@@ -454,6 +462,19 @@ func (w *smtpConn) transact(st stage) stage {
 		next.written = false
 	}
 	return next
+}
+
+// admit waits for the fan-out to admit it. The envelope is on the wire
+// already, so the message is finished even when its context has ended
+// (the slice is over), but not past its hard deadline.
+func (w *smtpConn) admit(it *smtpItem) error {
+	ctx := context.WithoutCancel(it.ctx)
+	if !it.hard.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, it.hard)
+		defer cancel()
+	}
+	return it.admit(ctx, it.sub.ID)
 }
 
 // lost handles a write failure before any content went out: on a reused

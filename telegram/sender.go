@@ -311,7 +311,7 @@ func (b *batch) admit(ctx context.Context, jobs []*sendJob) {
 		b.cond.Broadcast()
 	}()
 	for i, j := range jobs {
-		err := b.sink.Admit(ctx)
+		err := b.sink.Admit(ctx, b.subs[j.idx].ID)
 		b.mu.Lock()
 		if err == nil {
 			err = b.abortErr
