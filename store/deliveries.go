@@ -36,10 +36,20 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 		seen[k] = len(uniq)
 		uniq = append(uniq, d)
 	}
-	pieces := deliveryPieces(len(uniq))
-	// SQLite parses each statement it is given; its prepared statements
-	// are taken before the transaction (preparing uses a connection of
-	// the pool). pgx caches its prepared statements by their text itself.
+	// SQLite parses each statement it is given: a few prepared sizes
+	// serve every group (taken before the transaction, as preparing uses
+	// a connection of the pool). pgx prepares and caches statements by
+	// their text itself, and each statement is a round trip: PostgreSQL
+	// gets one statement per deliveryInsertChunk rows, and no transaction
+	// around a single one (a statement is atomic by itself).
+	var pieces []int
+	if s.d.name == SQLite {
+		pieces = deliveryPieces(len(uniq))
+	} else {
+		for n := len(uniq); n > 0; n -= deliveryInsertChunk {
+			pieces = append(pieces, min(n, deliveryInsertChunk))
+		}
+	}
 	stmts := make([]*sql.Stmt, len(pieces))
 	if s.d.name == SQLite {
 		for i, n := range pieces {
@@ -52,7 +62,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 			}
 		}
 	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
+	write := func(q querier) error {
 		at := 0
 		for i, n := range pieces {
 			chunk := uniq[at : at+n]
@@ -62,17 +72,23 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 				args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
 			}
 			var err error
-			if stmts[i] != nil {
+			if tx, ok := q.(*sql.Tx); ok && stmts[i] != nil {
 				_, err = tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...)
 			} else {
-				_, err = tx.ExecContext(ctx, s.deliveryUpsert(n), args...)
+				_, err = q.ExecContext(ctx, s.deliveryUpsert(n), args...)
 			}
 			if err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if len(pieces) == 1 && stmts[0] == nil {
+		err = write(s.db)
+	} else {
+		err = s.InTx(ctx, func(tx *sql.Tx) error { return write(tx) })
+	}
 	if err != nil {
 		return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 	}
