@@ -52,6 +52,8 @@ func main() {
 		conns   = flag.Int("conns", 16, "SMTP connections (digestbot and the minimal client)")
 		profile = flag.String("cpuprofile", "", "directory for a CPU profile of each digestbot run")
 		keep    = flag.Bool("keep", false, "keep the temporary directory")
+		faults  = flag.Int("faults", 0, "run the fault suite with this many subscribers per fault instead (see faults.go)")
+		down    = flag.Duration("down", 30*time.Second, "fault suite: how long the SMTP server stays down")
 	)
 	flag.Parse()
 	if *sink {
@@ -62,6 +64,17 @@ func main() {
 		return
 	}
 	b := &bench{conns: *conns, profile: *profile}
+	if *faults > 0 {
+		ok, err := b.faults(context.Background(), faultOptions{N: *faults, Down: *down, Keep: *keep}, os.Stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: faults:", err)
+			os.Exit(1)
+		}
+		if !ok {
+			os.Exit(1)
+		}
+		return
+	}
 	if err := b.run(*sizes, *stores, *serve, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -93,30 +106,37 @@ type row struct {
 	note        string
 }
 
-func (b *bench) run(sizes, stores string, serve, keep bool) error {
-	ctx := context.Background()
-	var err error
+// prepare makes the temporary directory and builds the binary into it;
+// cleanup removes the directory unless keep.
+func (b *bench) prepare(keep bool) (cleanup func(), err error) {
 	if b.root, err = moduleRoot(); err != nil {
-		return err
+		return nil, err
 	}
 	if b.dir, err = os.MkdirTemp("", "digestbot-bench-"); err != nil {
-		return err
+		return nil, err
 	}
+	cleanup = func() { os.RemoveAll(b.dir) }
 	if keep {
 		fmt.Fprintln(os.Stderr, "bench: keeping", b.dir)
-	} else {
-		defer os.RemoveAll(b.dir)
+		cleanup = func() {}
 	}
 	b.bin = filepath.Join(b.dir, "digestbot")
-	pkg := "./cmd/digestbot"
-	if _, err := os.Stat(filepath.Join(b.root, "cmd", "digestbot")); err != nil {
-		pkg = "."
-	}
-	build := exec.Command("go", "build", "-o", b.bin, pkg)
+	build := exec.Command("go", "build", "-o", b.bin, "./cmd/digestbot")
 	build.Dir, build.Stderr = b.root, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w", pkg, err)
+		cleanup()
+		return nil, fmt.Errorf("go build ./cmd/digestbot: %w", err)
 	}
+	return cleanup, nil
+}
+
+func (b *bench) run(sizes, stores string, serve, keep bool) error {
+	ctx := context.Background()
+	cleanup, err := b.prepare(keep)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	if b.sample, err = b.sampleMessage(); err != nil {
 		return fmt.Errorf("sample message: %w", err)
 	}

@@ -437,6 +437,11 @@ func (b *batch) report(r delivery.Result) {
 	b.sink.Emit(r)
 }
 
+// startedRetries is how often a message to a reader who has part of the
+// digest already is tried in place after network errors or 5xx (backoff
+// doubling from RetryBackoff, at most 5 s apart: about 18 s in all).
+const startedRetries = 6
+
 // sendMessage sends j's next message and classifies the outcome. Sent
 // means that message went; the caller queues the next one.
 func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, error) {
@@ -492,11 +497,17 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 		case ClassCanceled, ClassRateLimited:
 			return delivery.Retry, err
 		default: // ClassTemporary, ClassConflict
-			if temp++; temp > s.opts.TempRetries {
+			// A reader who has part of the digest is worth more tries: a
+			// Retry sends them the whole digest again later.
+			limit := s.opts.TempRetries
+			if j.next > 0 {
+				limit = max(limit, startedRetries)
+			}
+			if temp++; temp > limit {
 				log.WarnContext(ctx, "telegram: send failed, will retry later", slog.String("error", err.Error()))
 				return delivery.Retry, err
 			}
-			if s.c.sleep(ctx, s.opts.RetryBackoff<<(temp-1)) != nil {
+			if s.c.sleep(ctx, min(s.opts.RetryBackoff<<(temp-1), 5*time.Second)) != nil {
 				return delivery.Retry, err
 			}
 		}

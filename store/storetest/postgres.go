@@ -69,6 +69,8 @@ type pgServer struct {
 	next     int    // to name databases
 
 	standalone bool // started by StartServer, stopped by Server.Stop (no TestMain)
+
+	relaunch func() error // starts the stopped server again, same data and port
 }
 
 // database creates a database and returns its DSN; it is dropped when the
@@ -215,6 +217,7 @@ func (p *pgServer) start() error {
 			return err
 		}
 		if lastErr = p.launch(prefix, bin, data, sock, port); lastErr == nil {
+			p.relaunch = func() error { return p.launch(prefix, bin, data, sock, port) }
 			return nil
 		}
 	}
@@ -447,3 +450,26 @@ func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
 
 // Stop stops the server and removes its files.
 func (s *Server) Stop() error { return s.p.stop() }
+
+// Restart stops the server (a fast shutdown: sessions are cut, open
+// transactions rolled back), keeps it down for down, and starts it again
+// on the same data and port (the fault suite's "PostgreSQL restarted").
+func (s *Server) Restart(down time.Duration) error {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if s.p.relaunch == nil {
+		return errors.New("storetest: restart: not a server started here")
+	}
+	if s.p.admin != nil {
+		_ = s.p.admin.Close()
+		s.p.admin = nil
+	}
+	if err := s.p.stopServer(); err != nil {
+		return fmt.Errorf("storetest: restart: %w", err)
+	}
+	time.Sleep(down)
+	if err := s.p.relaunch(); err != nil {
+		return fmt.Errorf("storetest: restart: %w", err)
+	}
+	return nil
+}

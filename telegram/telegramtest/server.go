@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -69,6 +70,13 @@ type Options struct {
 	// "Bad Request: chat not found".
 	AllChatsKnown bool
 
+	// FailRate is the share of sendMessage calls answered 500 Internal
+	// Server Error before anything is done; LoseReplyRate the share of
+	// accepted messages whose answer is lost (the connection closed
+	// after the message was stored: the client cannot know it went).
+	// Chosen by a seeded generator, so a run is repeatable.
+	FailRate, LoseReplyRate float64
+
 	// Now is the server's clock (default time.Now).
 	Now func() time.Time
 }
@@ -95,8 +103,10 @@ type Server struct {
 	times    []time.Time
 	failures map[string][]Failure
 
+	rnd *rand.Rand // FailRate, LoseReplyRate; under mu
+
 	stats struct {
-		requests, sent, edited, tooMany, refused, conflicts, polls atomic.Int64
+		requests, sent, edited, tooMany, refused, conflicts, polls, injected, lostReplies atomic.Int64
 	}
 }
 
@@ -219,6 +229,7 @@ func NewServer(o Options) *Server {
 		queries:  make(map[string]*callback),
 		commands: make(map[string][]BotCommand),
 		failures: make(map[string][]Failure),
+		rnd:      rand.New(rand.NewPCG(1, 2)),
 	}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -270,6 +281,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, f)
 		return
 	}
+	fail, lose := s.draw(method)
+	if fail {
+		s.stats.injected.Add(1)
+		writeFailure(w, Failure{Status: http.StatusInternalServerError})
+		return
+	}
 	var res any
 	var aerr *apiError
 	switch method {
@@ -301,7 +318,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, aerr.code, apiResponse{ErrorCode: aerr.code, Description: aerr.desc, Parameters: aerr.params})
 		return
 	}
+	if lose {
+		s.stats.lostReplies.Add(1)
+		writeFailure(w, Failure{Drop: true})
+		return
+	}
 	writeJSON(w, http.StatusOK, apiResponse{OK: true, Result: res})
+}
+
+// draw decides FailRate and LoseReplyRate for one call of method.
+func (s *Server) draw(method string) (fail, lose bool) {
+	if method != "sendmessage" || (s.opts.FailRate <= 0 && s.opts.LoseReplyRate <= 0) {
+		return false, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rnd.Float64() < s.opts.FailRate, s.rnd.Float64() < s.opts.LoseReplyRate
 }
 
 type apiError struct {
@@ -676,6 +708,8 @@ type Stats struct {
 	Refused         int64 // other error answers
 	Conflicts       int64 // 409 answers to getUpdates
 	Polls           int64 // getUpdates calls
+	Injected        int64 // FailRate answers
+	LostReplies     int64 // accepted messages whose answer was dropped (LoseReplyRate)
 	// FirstSent and LastSent bound the accepted messages in time.
 	FirstSent, LastSent time.Time
 }
@@ -695,6 +729,7 @@ func (s *Server) Stats() Stats {
 		Requests: s.stats.requests.Load(), Sent: s.stats.sent.Load(), Edited: s.stats.edited.Load(),
 		TooManyRequests: s.stats.tooMany.Load(), Refused: s.stats.refused.Load(),
 		Conflicts: s.stats.conflicts.Load(), Polls: s.stats.polls.Load(),
+		Injected: s.stats.injected.Load(), LostReplies: s.stats.lostReplies.Load(),
 	}
 	s.mu.Lock()
 	if n := len(s.times); n > 0 {
