@@ -344,9 +344,10 @@ type recorder struct {
 
 	writes sync.WaitGroup // records submitted to the ledger, not yet written
 
-	mu       sync.Mutex
-	admitted map[int64]bool // recipients holding a slot, their result not come yet
-	err      error          // the first record that could not be written
+	mu        sync.Mutex
+	admitted  map[int64]bool // recipients holding a slot, their result not come yet
+	err       error          // the first record that could not be written
+	unwritten []func()       // the slots of records that could not be written
 }
 
 func newRecorder(f *Fanout, editionID int64, attempt int, final bool, slots budget, todo []subscribers.Subscription, log *slog.Logger) *recorder {
@@ -478,13 +479,22 @@ func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 }
 
-// submit hands d to the ledger; release runs once it is written.
+// submit hands d to the ledger; release runs once it is written. A record
+// that could not be written keeps its slot until the batch attempt ends
+// (finish): the message went and has no record, so it counts against the
+// bound as long as anything of this batch can still be sent, and a
+// database that refuses writes stops the sending within max_unrecorded
+// messages rather than letting it run on unrecorded.
 func (r *recorder) submit(ctx context.Context, d Delivery, release func()) {
 	r.writes.Add(1)
 	r.f.ledger.submit(ctx, ledgerEntry{d: d, done: func(err error) {
-		release()
 		if err != nil {
 			r.fail(fmt.Errorf("delivery: record delivery of subscription %d: %w", d.SubscriptionID, err))
+			r.mu.Lock()
+			r.unwritten = append(r.unwritten, release)
+			r.mu.Unlock()
+		} else {
+			release()
 		}
 		r.writes.Done()
 	}})
@@ -528,6 +538,10 @@ func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
 		delete(r.admitted, id)
 		r.slots.release()
 	}
+	for _, release := range r.unwritten {
+		release()
+	}
+	r.unwritten = nil
 	r.mu.Unlock()
 	return err
 }

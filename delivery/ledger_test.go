@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,7 +43,6 @@ type unrecordedSender struct {
 	sent    atomic.Int64
 	mu      sync.Mutex
 	maxSeen int64
-	stream  bool
 }
 
 func (u *unrecordedSender) send() {
@@ -136,5 +136,62 @@ func TestFanoutUnrecordedBound(t *testing.T) {
 				t.Errorf("%d record writes for %d messages: the records of concurrent batches are not grouped", st.writes.Load(), n)
 			}
 		})
+	}
+}
+
+// failingRecords is a store that refuses delivery records after the
+// first n (a full disk).
+type failingRecords struct {
+	*store.Store
+	n        int64
+	recorded atomic.Int64
+}
+
+var errDiskFull = errors.New("database or disk is full")
+
+func (s *failingRecords) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) error {
+	if s.recorded.Load()+int64(len(ds)) > s.n {
+		return errDiskFull
+	}
+	if err := s.Store.RecordDeliveries(ctx, ds); err != nil {
+		return err
+	}
+	s.recorded.Add(int64(len(ds)))
+	return nil
+}
+
+// When the database stops taking records, sending stops within
+// MaxUnrecorded messages: a record that could not be written keeps its
+// slot, so the budget runs dry instead of the batches sending on without
+// records (every one of those would be repeated).
+func TestFanoutStopsWhenRecordsFail(t *testing.T) {
+	const n, limit, writable = 2000, 24, 100
+	base := storetest.OpenSQLite(t)
+	populate(t, base, n)
+	st := &failingRecords{Store: base, n: writable}
+	u := &unrecordedSender{st: &slowRecords{Store: base}}
+	cfg := fastFanout(base, func(c *delivery.FanoutConfig) {
+		c.Channels = map[subscribers.Channel]delivery.ChannelConfig{
+			subscribers.Email: {Sender: streamSender{u}, BatchSize: 100, Workers: 8},
+		}
+		c.Logger = emailtest.Logger(t)
+		c.MaxUnrecorded = limit
+		c.SliceTime = time.Minute // one attempt for the whole test
+	})
+	fo, err := delivery.NewFanout(st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := createEdition(t, base, "2026-02-03")
+	startFanout(t, fo, ed.ID)
+	deadline := time.Now().Add(10 * time.Second)
+	for u.sent.Load() < writable+limit && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // would the batches go on?
+	if sent := u.sent.Load(); sent > writable+limit {
+		t.Fatalf("%d messages sent while only %d records could be written: more than MaxUnrecorded %d went out unrecorded", sent, writable, limit)
+	} else {
+		t.Logf("%d sent, %d recorded, then sending stopped", sent, st.recorded.Load())
 	}
 }
