@@ -24,8 +24,14 @@ package main
 //     started again after -down: send-now may fail meanwhile with a clear
 //     error; run again, 0 lost, at most 64 repeated.
 //
-// Not here yet: a full or read-only data directory (root, which CI runs
-// as, writes through file modes; a full disk needs a mount).
+//   - the data directory full: the SQLite store on a 64 MiB tmpfs, filled
+//     after 30 % of the send: the run ends with a clear error, the database
+//     passes SQLite's integrity check, and once space is freed the next run
+//     finishes: 0 lost, at most 64 repeated. Skipped where tmpfs cannot be
+//     mounted (not root).
+//
+// Not here: a read-only data directory (root, which CI runs as, writes
+// through file modes).
 
 import (
 	"cmp"
@@ -104,6 +110,8 @@ func (b *bench) faults(ctx context.Context, o faultOptions, out io.Writer) (ok b
 	wg.Go(func() {
 		r, err := b.faultPostgres(ctx, o.N, o.Down)
 		note(r, err)
+		r, err = b.faultDiskFull(ctx, o.N)
+		note(r, err)
 	})
 	wg.Go(func() {
 		r, err := b.faultSMTPDown(ctx, o.N, o.Down)
@@ -119,7 +127,7 @@ func (b *bench) faults(ctx context.Context, o faultOptions, out io.Writer) (ok b
 	}
 	order := map[string]int{}
 	for i, n := range []string{"kill -9 at 10%", "kill -9 at 30%", "kill -9 at 50%", "kill -9 at 70%", "kill -9 at 90%",
-		"SMTP down for", "SMTP 20% 4xx", "PostgreSQL restarted, down", "Telegram 429 storm, 10% 500, 2% replies lost"} {
+		"SMTP down for", "SMTP 20% 4xx", "PostgreSQL restarted, down", "data directory full", "Telegram 429 storm, 10% 500, 2% replies lost"} {
 		order[n] = i
 	}
 	slices.SortStableFunc(results, func(a, b faultResult) int {
@@ -516,6 +524,118 @@ func (b *bench) faultPostgres(ctx context.Context, n int, down time.Duration) (f
 	}
 	tally(&r, srv.counts(), emailReaders(n), 1)
 	return r, nil
+}
+
+// faultDiskFull puts the store on a 64 MiB tmpfs and fills it after 30 %
+// of the send; the run must end with a clear error, the database must
+// pass SQLite's integrity check, and once space is freed the next run
+// finishes the edition.
+func (b *bench) faultDiskFull(ctx context.Context, n int) (faultResult, error) {
+	r := faultResult{name: "data directory full", bound: 64}
+	mnt := filepath.Join(b.dir, "full-mnt")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		return r, err
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		r.note = "skipped: cannot mount a tmpfs: " + strings.TrimSpace(string(out))
+		return r, nil
+	}
+	defer exec.Command("umount", "-l", mnt).Run()
+	srv, err := startFaultSMTP()
+	if err != nil {
+		return r, err
+	}
+	defer srv.close()
+	dbPath := filepath.Join(mnt, "digestbot.db")
+	cfg, err := b.faultSetupDB("disk-full", n, srv, "", "sqlite", dbPath)
+	if err != nil {
+		return r, err
+	}
+	filler := filepath.Join(mnt, "filler")
+	at := int64(n * 30 / 100)
+	var once sync.Once
+	srv.setOnAccept(func(total int64) {
+		if total >= at {
+			once.Do(func() { fill(filler) })
+		}
+	})
+	t0 := time.Now()
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	code, out, err := b.sendNow(fctx, cfg, nil)
+	timedOut := fctx.Err() != nil
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	_ = os.WriteFile(filepath.Join(filepath.Dir(cfg), "send-now-full.log"), []byte(out), 0o644)
+	switch {
+	case timedOut:
+		r.note = "the run with the disk full did not end within 2 minutes"
+		r.lost = -1 // a failure whatever the counts
+	case code == 0:
+		r.note = "the send ended before the disk filled"
+	default:
+		r.note = fmt.Sprintf("full disk: exit %d, %q", code, firstError(out))
+	}
+	if err := os.Remove(filler); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return r, err
+	}
+	runs, err := b.finish(ctx, cfg, true)
+	r.runs, r.took = runs+1, time.Since(t0)
+	if err != nil {
+		return r, err
+	}
+	st, err := store.Open(ctx, store.SQLite, dbPath, nil)
+	if err != nil {
+		return r, err
+	}
+	var check string
+	err = st.DB().QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check)
+	st.Close()
+	if err != nil || check != "ok" {
+		return r, fmt.Errorf("integrity check after the full disk: %q %v", check, err)
+	}
+	lost := r.lost
+	tally(&r, srv.counts(), emailReaders(n), 1)
+	if lost < 0 {
+		r.lost = max(r.lost, 1)
+	}
+	r.note += "; integrity ok"
+	return r, nil
+}
+
+// fill writes path until the file system is full.
+func fill(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// firstError is the command's own error line ("digestbot: …"), else the
+// first line of out that says error, shortened.
+func firstError(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "digestbot: ") {
+			return l
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(strings.ToLower(l), "error") || strings.Contains(l, "full") {
+			if len(l) > 160 {
+				l = l[:160] + "…"
+			}
+			return l
+		}
+	}
+	return lastLines(out, 1)
 }
 
 // faultSMTP is an SMTP server (emersion/go-smtp) that counts the messages

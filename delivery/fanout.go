@@ -625,7 +625,8 @@ type Progress struct {
 
 // Wait returns when the edition is sent (or cancelled), or when what is
 // left only waits for retries due later than RetryWait from now, or when
-// it is paused. This is `digestbot send-now`: exit 0 when Pending is 0,
+// it is paused; it fails when delivery records cannot be written (the
+// database is down, full or read-only). This is `digestbot send-now`: exit 0 when Pending is 0,
 // 3 when messages are pending. ctx ends the wait early.
 func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 	return f.WaitNotify(ctx, editionID, nil)
@@ -637,6 +638,12 @@ func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 func (f *Fanout) WaitNotify(ctx context.Context, editionID int64, notify func(Progress)) (Progress, error) {
 	var lastHeld Progress
 	for {
+		if err := f.ledger.failure(); err != nil {
+			// Waiting on would wait for ever: no batch can end while its
+			// records cannot be written. What was sent unrecorded (at most
+			// MaxUnrecorded per channel) is sent again by the next run.
+			return Progress{}, fmt.Errorf("delivery: wait %d: delivery records cannot be written: %w", editionID, err)
+		}
 		finished := f.finishedSignal()
 		ed, err := f.st.GetEdition(ctx, editionID)
 		if err != nil {

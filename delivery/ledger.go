@@ -61,6 +61,15 @@ type ledger struct {
 	queue   []ledgerEntry
 	writing bool          // a drain goroutine is running
 	full    chan struct{} // a group's worth is queued (buffered 1)
+	lastErr error         // the last write failed after all its tries (nil: it worked)
+}
+
+// failure is the error of the last write when it failed for good: the
+// database refuses records (down, full, read-only).
+func (l *ledger) failure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastErr
 }
 
 // A write waits up to groupWait for groupSize records: one write of a few
@@ -131,6 +140,9 @@ func (l *ledger) drain(ctx context.Context) {
 			ds = append(ds, e.d)
 		}
 		err := l.write(ctx, ds)
+		l.mu.Lock()
+		l.lastErr = err
+		l.mu.Unlock()
 		for i, e := range group {
 			e.done(err)
 			group[i] = ledgerEntry{} // no closure kept alive by the reused array
