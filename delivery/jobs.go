@@ -449,8 +449,7 @@ func (r *recorder) add(ctx context.Context, res Result) {
 	case Skipped:
 		d.Status = digest.DeliverySkipped
 	case Retry:
-		d.Status = digest.DeliveryFailed
-		d.LastError = "gave up after " + strconv.Itoa(r.attempt) + " attempts: " + d.LastError
+		d = r.gaveUp(res)
 	case Bounced, Blocked:
 		// The status first: should the record be lost, the address is
 		// still never written to again.
@@ -470,6 +469,12 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		d.Status = digest.DeliveryFailed
 	}
 	r.submit(ctx, d, release)
+}
+
+// gaveUp is the record of a message the last attempt did not send.
+func (r *recorder) gaveUp(res Result) Delivery {
+	return Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt,
+		Status: digest.DeliveryFailed, LastError: errString(fmt.Errorf("gave up after %d attempts: %w", r.attempt, res.Err))}
 }
 
 // writeContext is ctx for a write that must outlive a cancelled job: a
@@ -527,8 +532,7 @@ func (r *recorder) finish(ctx context.Context, cause error, giveUp bool) error {
 	}
 	if giveUp && r.final {
 		for _, res := range r.held {
-			r.submit(ctx, Delivery{EditionID: r.editionID, SubscriptionID: res.SubscriptionID, Attempts: r.attempt,
-				Status: digest.DeliveryFailed, LastError: errString(fmt.Errorf("gave up after %d attempts: %w", r.attempt, res.Err))}, func() {})
+			r.submit(ctx, r.gaveUp(res), func() {})
 		}
 		r.held = nil
 	}
