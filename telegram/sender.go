@@ -452,7 +452,7 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 		kb = DigestKeyboard()
 	}
 	log := s.log.With(slog.Int64("edition_id", b.ed.ID), slog.Int64("subscription_id", sub.ID))
-	temp, migrations := 0, 0
+	temp, migrations, floods := 0, 0, 0
 	for {
 		_, err := s.c.send(ctx, Message{Chat: j.chat, Text: j.msgs[j.next], Keyboard: kb, Paid: s.c.paid})
 		cls := Classify(err)
@@ -494,7 +494,17 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 			b.mu.Unlock()
 			log.ErrorContext(ctx, "telegram: token refused, batch stopped", slog.String("error", ae.Description))
 			return delivery.Retry, err
-		case ClassCanceled, ClassRateLimited:
+		case ClassRateLimited:
+			// The client held every send for retry_after a few times over
+			// already. A reader not started is retried later at no cost; one
+			// with part of the digest waits on: a Retry would send them the
+			// first part again.
+			if j.next > 0 && floods < startedRetries {
+				floods++
+				continue
+			}
+			return delivery.Retry, err
+		case ClassCanceled:
 			return delivery.Retry, err
 		default: // ClassTemporary, ClassConflict
 			// A reader who has part of the digest is worth more tries: a

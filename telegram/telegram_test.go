@@ -602,3 +602,40 @@ func TestRequestTimeoutIsTemporary(t *testing.T) {
 		t.Fatalf("caller's cancel: class %s (%v), want canceled", telegram.Classify(err), err)
 	}
 }
+
+// TestSendFloodControlKeepsStartedReader: a flood-control storm longer
+// than the client's own 429 retries, after a reader's first part: the
+// reader still gets each part once (a Retry would send the first again).
+func TestSendFloodControlKeepsStartedReader(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	e := newEnv(t, telegramtest.Options{ChatInterval: interval, ChatTolerance: 20 * time.Millisecond, AllChatsKnown: true},
+		telegram.Config{RatePerSecond: 1000})
+	e.client.Limiter().SetChatIntervals(interval, 3*interval)
+	s := telegram.NewSender(e.client, telegram.SenderOptions{RenderFunc: fixedRender(2), Workers: 1})
+	storm := make([]telegramtest.Failure, 12) // more than the client's 5 resends
+	for i := range storm {
+		storm[i] = telegramtest.Failure{Status: 429, Description: "Too Many Requests: retry after 0"}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e.srv.Stats().Sent < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		e.srv.FailNext("sendMessage", storm...)
+	}()
+	res, err := s.Send(context.Background(), digest.Edition{ID: 8}, subs(1))
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Outcome != delivery.Sent {
+		t.Errorf("after the storm: %+v", res[0])
+	}
+	if got := len(e.srv.Messages(1)); got != 2 {
+		t.Errorf("reader got %d messages, want its 2 parts once each", got)
+	}
+	if st := e.client.Stats(); st.RateLimited != int64(len(storm)) {
+		t.Errorf("%d × 429 seen, want the storm's %d", st.RateLimited, len(storm))
+	}
+}
