@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/bot"
@@ -34,6 +35,7 @@ type App struct {
 	fetcher   *articles.Fetcher // feeds and pages: one timeout and size cap
 	fanout    *delivery.Fanout
 	tg        *telegram.Client // nil when Telegram is off
+	lead      *leader          // serve's leadership; nil outside Run
 	bot       *bot.Bot         // nil when Telegram is off
 	web       *web.Server
 
@@ -122,6 +124,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}); err != nil {
 			return nil, err
 		}
+		// Every process sending as this bot on this database keeps one rate.
+		botID, _, _ := strings.Cut(t.Token, ":")
+		a.tg.Limiter().Share(a.store, botID)
 		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{Render: RenderOptions(cfg), Log: log})
 		channels[subscribers.Telegram] = delivery.ChannelConfig{Sender: tgSender, BatchSize: 200, Workers: 4}
 		log.Info("telegram: on", slog.String("bot", a.tg.Username()))

@@ -15,6 +15,7 @@ import (
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/telegram"
+	"golang.org/x/sync/errgroup"
 )
 
 // Run serves: it runs every part (HTTP, scheduler, feed poller, Telegram
@@ -47,17 +48,8 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	}
 
 	part("delivery", a.fanout.Run)
-	part("scheduler", sched.Run)
-	poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
-	part("feeds", poller.Run)
-	part("purge", a.purgePending)
-	if a.bot != nil {
-		if err := a.tg.SetCommands(ctx, a.cfg.Telegram.Admins); err != nil {
-			a.log.Warn("telegram: setMyCommands failed", slog.Any("err", err))
-		}
-		updates := &telegram.Poller{Client: a.tg, State: a.store, Handle: a.bot.HandleUpdate, Log: a.log}
-		part("telegram", updates.Run)
-	}
+	a.lead = &leader{a: a, run: a.leaderParts(sched)}
+	part("leader", a.lead.Run)
 
 	srv := &http.Server{
 		Handler:           a.web,
@@ -93,6 +85,36 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 		return nil // a signal: a clean stop
 	}
 	return cause
+}
+
+// leaderParts is what only the leading instance runs: the schedule, the
+// feed poller, the purge of unconfirmed signups and the Telegram update
+// poller (one getUpdates at a time per bot, or Telegram answers 409). The
+// first part to fail stops the others and is the error.
+func (a *App) leaderParts(sched *digest.Scheduler) func(context.Context) error {
+	return func(ctx context.Context) error {
+		g, ctx := errgroup.WithContext(ctx)
+		part := func(name string, run func(context.Context) error) {
+			g.Go(func() error {
+				if err := run(ctx); err != nil && ctx.Err() == nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				return nil
+			})
+		}
+		part("scheduler", sched.Run)
+		poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
+		part("feeds", poller.Run)
+		part("purge", a.purgePending)
+		if a.bot != nil {
+			if err := a.tg.SetCommands(ctx, a.cfg.Telegram.Admins); err != nil {
+				a.log.Warn("telegram: setMyCommands failed", slog.Any("err", err))
+			}
+			updates := &telegram.Poller{Client: a.tg, State: a.store, Handle: a.bot.HandleUpdate, Log: a.log}
+			part("telegram", updates.Run)
+		}
+		return g.Wait()
+	}
 }
 
 // SendReport is what SendNow did.

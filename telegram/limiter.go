@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +33,16 @@ type Limiter struct {
 
 	stale atomic.Int64 // slots given up because their waiter woke too late
 
+	// Shared mode (Share): global slots come in blocks from a schedule
+	// every process sending as the bot draws from.
+	shared   SharedPace
+	bot      string
+	maxBlock int
+	fetch    chan struct{} // one refill at a time
+
 	mu      sync.Mutex
+	block   []time.Time // shared mode: slots reserved for this process, ascending
+	waiting int         // shared mode: waiters wanting a slot now
 	next    time.Time   // next free global slot
 	freed   []time.Time // slots given back by cancelled waiters, ascending
 	hold    time.Time   // no sending before this (429)
@@ -65,6 +75,43 @@ func NewLimiter(perSecond float64, now func() time.Time, sleep func(ctx context.
 		l.every = time.Duration(float64(time.Second+windowGuard) / perSecond)
 	}
 	return l
+}
+
+// SharedPace is a send schedule shared with the other processes sending as
+// the same bot; *store.Store implements it on the database they share.
+type SharedPace interface {
+	// ReservePace reserves n consecutive slots every apart and returns how
+	// long after the call returns the first one is.
+	ReservePace(ctx context.Context, bot string, n int, every time.Duration) (time.Duration, error)
+	// HoldPace moves the schedule to at least d from now (a 429).
+	HoldPace(ctx context.Context, bot string, d time.Duration) error
+}
+
+// Share makes the global rate one schedule for every process that shares p
+// and sends as bot (the token's bot id): each process reserves slots from
+// p, in blocks of at most a quarter second's worth when many of its
+// goroutines wait, so N instances together keep the rate one instance
+// keeps. A chat's own spacing stays local: a chat's messages come from the
+// one process that holds its batch. Call it before the first Wait.
+func (l *Limiter) Share(p SharedPace, bot string) {
+	if l.every == 0 || p == nil {
+		return
+	}
+	l.shared, l.bot = p, bot
+	l.maxBlock = max(1, int(time.Second/4/l.every))
+	l.fetch = make(chan struct{}, 1)
+}
+
+// HoldShared is Hold for every process sharing the schedule (Share); without
+// one it does nothing.
+func (l *Limiter) HoldShared(ctx context.Context, d time.Duration) error {
+	if l.shared == nil {
+		return nil
+	}
+	if err := l.shared.HoldPace(ctx, l.bot, d); err != nil {
+		return fmt.Errorf("telegram: shared hold: %w", err)
+	}
+	return nil
 }
 
 // SetChatIntervals changes the spacing of messages to one private chat and
@@ -170,8 +217,18 @@ func (l *Limiter) waitGlobal(ctx context.Context) error {
 			}
 			continue
 		}
-		slot := l.reserve(now)
-		l.mu.Unlock()
+		var slot time.Time
+		if l.shared != nil {
+			l.mu.Unlock()
+			var err error
+			if slot, err = l.sharedSlot(ctx); err != nil {
+				return err
+			}
+			now = l.now()
+		} else {
+			slot = l.reserve(now)
+			l.mu.Unlock()
+		}
 
 		if d := slot.Sub(now); d > 0 {
 			if err := l.sleep(ctx, d); err != nil {
@@ -272,6 +329,71 @@ func (l *Limiter) giveBack(slot time.Time) {
 	if l.every == 0 || !slot.After(l.now()) {
 		return
 	}
+	if l.shared != nil {
+		i, _ := slices.BinarySearchFunc(l.block, slot, time.Time.Compare)
+		l.block = slices.Insert(l.block, i, slot)
+		return
+	}
 	i, _ := slices.BinarySearchFunc(l.freed, slot, time.Time.Compare)
 	l.freed = slices.Insert(l.freed, i, slot)
+}
+
+// sharedSlot takes the next slot of this process's reserved block,
+// reserving a new block when it is used up. Slots that went by unused
+// (their block was larger than the waiters) are dropped, not sent late.
+func (l *Limiter) sharedSlot(ctx context.Context) (time.Time, error) {
+	l.mu.Lock()
+	l.waiting++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+	}()
+	for {
+		l.mu.Lock()
+		now := l.now()
+		for len(l.block) > 0 && now.Sub(l.block[0]) > staleSlot {
+			l.block = l.block[1:]
+		}
+		if len(l.block) > 0 {
+			slot := l.block[0]
+			l.block = l.block[1:]
+			l.mu.Unlock()
+			return slot, nil
+		}
+		l.mu.Unlock()
+		if err := l.refill(ctx); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// refill reserves a block of shared slots, one per waiter up to maxBlock,
+// unless another waiter did meanwhile.
+func (l *Limiter) refill(ctx context.Context) error {
+	select {
+	case l.fetch <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.fetch }()
+	l.mu.Lock()
+	n := min(max(l.waiting, 1), l.maxBlock)
+	have := len(l.block) > 0
+	l.mu.Unlock()
+	if have {
+		return nil
+	}
+	d, err := l.shared.ReservePace(ctx, l.bot, n, l.every)
+	if err != nil {
+		return fmt.Errorf("telegram: shared rate: %w", err)
+	}
+	l.mu.Lock()
+	first := l.now().Add(d)
+	for i := range n {
+		l.block = append(l.block, first.Add(time.Duration(i)*l.every))
+	}
+	l.mu.Unlock()
+	return nil
 }

@@ -142,6 +142,9 @@ func (c *Client) limited(ctx context.Context, method, chat string, params tgbota
 			wait = c.limiter.ChatInterval(chat)
 		}
 		c.limiter.Hold(wait)
+		if err := c.limiter.HoldShared(ctx, wait); err != nil {
+			c.log.WarnContext(ctx, "telegram: flood control not shared with the other instances", slog.Any("error", err))
+		}
 		c.log.WarnContext(ctx, "telegram: flood control, holding all sends",
 			slog.String("method", method), slog.Duration("retry_after", wait), slog.Int("attempt", attempt+1))
 		if attempt+1 >= maxRateLimitRetries {
