@@ -60,6 +60,8 @@ type e2eConfig struct {
 	Connections int    // email.smtp.connections; 4 when 0
 	Telegram    string // the [telegram] table's body, or empty (off)
 	Delivery    string // more [delivery] keys
+	PostgresDSN string // the database; "" for SQLite in dir
+	Listen      string // http.listen; "127.0.0.1:0" when empty
 }
 
 // writeConfig writes dir/name: a SQLite database and outbox in dir, shared
@@ -75,6 +77,13 @@ func writeConfig(t *testing.T, dir, name string, c e2eConfig) string {
 	if c.Connections == 0 {
 		c.Connections = 4
 	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	database := fmt.Sprintf("dsn = %q", filepath.Join(dir, "db.sqlite"))
+	if c.PostgresDSN != "" {
+		database = fmt.Sprintf("driver = \"postgres\"\ndsn = %q", c.PostgresDSN)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `[newsletter]
 title = "Daily Headlines"
@@ -86,9 +95,9 @@ sections = ["world", "us", "military", "business", "tech"]
 postal_address = %q
 max_age = "0s"
 [database]
-dsn = %q
+%s
 [http]
-listen = "127.0.0.1:0"
+listen = %q
 admin_token = %q
 [security]
 secret = "e2e-secret-0123456789abcdef"
@@ -98,7 +107,7 @@ outbox_dir = %q
 # A short retry wait, so the tests see retries happen.
 [delivery]
 retry_backoff = "1s"
-%s`, e2eBaseURL, c.Timezone, e2eSchedule, c.MaxItems, e2ePostal, filepath.Join(dir, "db.sqlite"),
+%s`, e2eBaseURL, c.Timezone, e2eSchedule, c.MaxItems, e2ePostal, database, c.Listen,
 		e2eAdminToken, e2eFrom, filepath.Join(dir, "outbox"), c.Delivery)
 	if c.SMTPPort != 0 {
 		fmt.Fprintf(&b, "[email.smtp]\nhost = \"127.0.0.1\"\nport = %d\ntls = \"none\"\nconnections = %d\n", c.SMTPPort, c.Connections)
