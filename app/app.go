@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/bot"
@@ -14,6 +15,7 @@ import (
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/email"
+	"github.com/digestbot/digestbot/metrics"
 	"github.com/digestbot/digestbot/publish"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/subscribers"
@@ -35,8 +37,9 @@ type App struct {
 	fetcher   *articles.Fetcher // feeds and pages: one timeout and size cap
 	fanout    *delivery.Fanout
 	tg        *telegram.Client // nil when Telegram is off
-	lead      *leader          // serve's leadership; nil outside Run
-	bot       *bot.Bot         // nil when Telegram is off
+	lead      *leader          // serve's leadership (Run sets what it runs)
+	metrics   *metrics.Metrics
+	bot       *bot.Bot // nil when Telegram is off
 	web       *web.Server
 
 	closers []func() error
@@ -58,6 +61,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err := SyncFeeds(ctx, cfg, a.store); err != nil {
 		return nil, err
 	}
+	a.metrics = metrics.New()
+	a.lead = &leader{a: a}
 	a.builder = NewBuilder(cfg, a.store, log)
 	a.fetcher = NewFetcher(cfg)
 	importer := &articles.Importer{Store: a.store, Fetcher: a.fetcher, Log: log}
@@ -139,8 +144,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Channels:      channels,
 		Subscriptions: subs,
 		OnFinished:    a.editionFinished,
-		RetryBackoff:  delivery.Backoff(dl.RetryBackoff.Duration),
-		SliceTime:     dl.SliceTime.Duration,
+		Observe: func(ch subscribers.Channel, o delivery.Outcome, latency time.Duration) {
+			a.metrics.Delivered(string(ch), o.String(), latency)
+		},
+		RetryBackoff: delivery.Backoff(dl.RetryBackoff.Duration),
+		SliceTime:    dl.SliceTime.Duration,
 		// A job's own deadline sits halfway between its slice and its
 		// rescue: River hands a job to another worker only after that.
 		JobTimeout:    dl.SliceTime.Duration + (dl.RescueAfter.Duration-dl.SliceTime.Duration)/2,
@@ -151,7 +159,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 
-	a.publisher = &publish.Service{Builder: a.builder, Fanout: a.fanout, Editions: a.store}
+	if err := a.registerGauges(); err != nil {
+		return nil, err
+	}
+	a.publisher = &publish.Service{Builder: a.builder, Fanout: a.fanout, Editions: a.store,
+		OnBuilt: func(digest.Edition) { a.metrics.EditionBuilt() }}
 
 	if a.tg != nil {
 		if a.bot, err = bot.New(bot.Config{
@@ -174,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
-		Publisher: a.publisher, Ready: a.readyChecks(cfg),
+		Publisher: a.publisher, Ready: a.readyChecks(cfg), Metrics: a.metrics,
 	}); err != nil {
 		return nil, err
 	}
@@ -227,4 +239,24 @@ func (a *App) Close() error {
 func instance() string {
 	h, _ := os.Hostname()
 	return fmt.Sprintf("%s/%d", h, os.Getpid())
+}
+
+// registerGauges adds the process's own state to the metrics: whether it
+// leads, and Telegram's flood-control answers.
+func (a *App) registerGauges() error {
+	err := a.metrics.Gauge("digestbot_leader", "1 while this instance leads (polls feeds and Telegram updates, fires the schedule).",
+		func() float64 {
+			if a.lead.Leading() {
+				return 1
+			}
+			return 0
+		})
+	if err == nil && a.tg != nil {
+		err = a.metrics.Counter("digestbot_telegram_rate_limited_total", "Telegram answers 429 Too Many Requests (flood control).",
+			func() float64 { return float64(a.tg.Stats().RateLimited) })
+	}
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }

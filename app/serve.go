@@ -48,7 +48,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	}
 
 	part("delivery", a.fanout.Run)
-	a.lead = &leader{a: a, run: a.leaderParts(sched)}
+	a.lead.run = a.leaderParts(sched)
 	part("leader", a.lead.Run)
 
 	srv := &http.Server{
@@ -103,7 +103,8 @@ func (a *App) leaderParts(sched *digest.Scheduler) func(context.Context) error {
 			})
 		}
 		part("scheduler", sched.Run)
-		poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log}
+		poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log,
+			Observe: a.metrics.FeedPolled}
 		part("feeds", poller.Run)
 		part("purge", a.purgePending)
 		if a.bot != nil {

@@ -33,6 +33,9 @@ type Poller struct {
 	Interval time.Duration // per feed; 0: DefaultPollInterval
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Observe, when set, is told of every poll of a feed: the articles it
+	// stored, or its error (the metrics' feed counters).
+	Observe func(feedURL string, stored int, err error)
 }
 
 func (p *Poller) now() time.Time {
@@ -95,7 +98,10 @@ func (p *Poller) Run(ctx context.Context) error {
 				continue
 			}
 			// PollFeed records and logs its own failure; the loop goes on.
-			_, _ = p.PollFeed(ctx, f)
+			n, err := p.PollFeed(ctx, f)
+			if p.Observe != nil && ctx.Err() == nil {
+				p.Observe(f.URL, n, err)
+			}
 			next[f.ID] = p.now().Add(interval)
 		}
 		for id := range next {

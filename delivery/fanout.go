@@ -66,6 +66,13 @@ type FanoutConfig struct {
 	// it sent, with its delivery statistics (e.g. the admins' summary).
 	OnFinished func(ctx context.Context, editionID int64, stats []digest.DeliveryCount)
 
+	// Observe, when set, is told of each reader's result as it comes: the
+	// channel, the outcome and, for senders that admit readers as they
+	// take them (SMTP, Telegram), the time from then to the answer (-1
+	// otherwise). The metrics count messages and send latency with it; it
+	// must be quick.
+	Observe func(channel subscribers.Channel, o Outcome, latency time.Duration)
+
 	MaxAttempts    int                             // per batch job; 12
 	RetryBackoff   func(attempt int) time.Duration // after failed attempt n; 30s·2^(n-1), at most 30 min, ±10%
 	SliceTime      time.Duration                   // a batch job sends this long at most, then records and snoozes for the rest; 20 s

@@ -169,7 +169,7 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 	if len(todo) == 0 {
 		return nil
 	}
-	rec := newRecorder(f, ed.ID, job.Attempt, job.Attempt >= job.MaxAttempts, f.slots[a.Channel], todo, log)
+	rec := newRecorder(f, ed.ID, a.Channel, job.Attempt, job.Attempt >= job.MaxAttempts, f.slots[a.Channel], todo, log)
 	sctx, endSlice := context.WithTimeout(ctx, f.cfg.SliceTime)
 	if d, ok := ctx.Deadline(); ok {
 		sctx = withHardDeadline(sctx, d)
@@ -330,6 +330,7 @@ func (f *Fanout) watchPause(ctx context.Context, editionID int64, cancel context
 type recorder struct {
 	f         *Fanout
 	editionID int64
+	channel   subscribers.Channel
 	attempt   int
 	final     bool // last attempt: record Retry results as failed (unsent ones only when giving up)
 	log       *slog.Logger
@@ -345,18 +346,18 @@ type recorder struct {
 	writes sync.WaitGroup // records submitted to the ledger, not yet written
 
 	mu        sync.Mutex
-	admitted  map[int64]bool // recipients holding a slot, their result not come yet
-	err       error          // the first record that could not be written
-	unwritten []func()       // the slots of records that could not be written
+	admitted  map[int64]time.Time // recipients holding a slot (since), their result not come yet
+	err       error               // the first record that could not be written
+	unwritten []func()            // the slots of records that could not be written
 }
 
-func newRecorder(f *Fanout, editionID int64, attempt int, final bool, slots budget, todo []subscribers.Subscription, log *slog.Logger) *recorder {
+func newRecorder(f *Fanout, editionID int64, channel subscribers.Channel, attempt int, final bool, slots budget, todo []subscribers.Subscription, log *slog.Logger) *recorder {
 	want := make(map[int64]bool, len(todo))
 	for _, s := range todo {
 		want[s.ID] = true
 	}
-	return &recorder{f: f, editionID: editionID, attempt: attempt, final: final, log: log, slots: slots, want: want,
-		counts: make(map[Outcome]int), admitted: make(map[int64]bool)}
+	return &recorder{f: f, editionID: editionID, channel: channel, attempt: attempt, final: final, log: log, slots: slots, want: want,
+		counts: make(map[Outcome]int), admitted: make(map[int64]time.Time)}
 }
 
 // recorderSink is the Sink a StreamSender reports a batch's results to.
@@ -375,25 +376,26 @@ func (r *recorder) admit(ctx context.Context, id int64) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.admitted[id] {
+	if _, ok := r.admitted[id]; ok {
 		r.slots.release() // admitted twice: one slot is enough
 		return nil
 	}
-	r.admitted[id] = true
+	r.admitted[id] = time.Now()
 	return nil
 }
 
-// takeSlot hands over the slot of recipient id to its result: false when
-// it holds none (a result the sender gave before it admitted the
-// recipient: a bad address, nothing to send).
-func (r *recorder) takeSlot(id int64) bool {
+// takeSlot hands over the slot of recipient id to its result, with the
+// time it was admitted: false when it holds none (a result the sender gave
+// before it admitted the recipient: a bad address, nothing to send).
+func (r *recorder) takeSlot(id int64) (bool, time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.admitted[id] {
-		return false
+	since, ok := r.admitted[id]
+	if !ok {
+		return false, time.Time{}
 	}
 	delete(r.admitted, id)
-	return true
+	return true, since
 }
 
 func (r *recorder) fail(err error) {
@@ -410,7 +412,14 @@ func (r *recorder) add(ctx context.Context, res Result) {
 		return
 	}
 	delete(r.want, res.SubscriptionID)
-	slot := r.takeSlot(res.SubscriptionID)
+	slot, since := r.takeSlot(res.SubscriptionID)
+	if r.f.cfg.Observe != nil {
+		latency := time.Duration(-1)
+		if slot {
+			latency = time.Since(since)
+		}
+		r.f.cfg.Observe(r.channel, res.Outcome, latency)
+	}
 	release := func() {
 		if slot {
 			r.slots.release()

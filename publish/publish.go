@@ -39,6 +39,9 @@ type Service struct {
 	Builder  Builder
 	Fanout   Starter
 	Editions Editions
+	// OnBuilt, when set, is called for each edition this service built
+	// (the metrics' editions built).
+	OnBuilt func(digest.Edition)
 }
 
 var _ digest.Publisher = (*Service)(nil)
@@ -58,6 +61,9 @@ func (s *Service) Publish(ctx context.Context, date string) (digest.Published, e
 		return digest.Published{}, err
 	}
 	p := digest.Published{Edition: ed, Built: created}
+	if created && s.OnBuilt != nil {
+		s.OnBuilt(ed)
+	}
 	if ed.Status != digest.StatusBuilt {
 		return p, nil
 	}

@@ -43,7 +43,7 @@ func TestLeasePostgres(t *testing.T) {
 	}
 
 	// The holder's session ends as a kill -9 would end it.
-	_, err := a.DB().ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+	_, err := a.DB().ExecContext(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND objid = $1::bigint & x'ffffffff'::bigint AND pid <> pg_backend_pid()`, int64(0x6469676573746c65))
 	check(t, err)
 	if err := lb.Check(ctx); err == nil {

@@ -31,3 +31,28 @@ func (s *Store) CheckMigrations(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CountJobs counts the River jobs that are not finished, by kind and state
+// (available, scheduled, retryable, running, pending): the delivery work
+// queued for every instance.
+func (s *Store) CountJobs(ctx context.Context) (map[[2]string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, state, COUNT(*) FROM river_job
+		WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY kind, state`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[[2]string]int64)
+	for rows.Next() {
+		var kind, state string
+		var n int64
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return nil, fmt.Errorf("store: count jobs: %w", err)
+		}
+		out[[2]string{kind, state}] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: count jobs: %w", err)
+	}
+	return out, nil
+}

@@ -107,9 +107,10 @@ func TestHealthAndMetrics(t *testing.T) {
 		`digestbot_latest_edition_deliveries{channel="email",status="sent"} 1`,
 		"digestbot_store_up 1\n",
 		"# TYPE digestbot_http_requests_total counter\n",
-		`digestbot_http_requests_total{route="POST /subscribe",code="200"} 2`,
-		`digestbot_http_requests_total{route="POST /confirm/{token}",code="200"} 1`,
-		`digestbot_http_requests_total{route="unmatched",code="404"} 1`,
+		`digestbot_http_requests_total{code="200",route="POST /subscribe"} 2`,
+		`digestbot_http_requests_total{code="200",route="POST /confirm/{token}"} 1`,
+		`digestbot_http_requests_total{code="404",route="unmatched"} 1`,
+		"# TYPE go_goroutines gauge\n",
 	)
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Errorf("metrics content type %q", r.header.Get("Content-Type"))
@@ -122,7 +123,8 @@ func TestHealthAndMetrics(t *testing.T) {
 		if strings.HasPrefix(line, "# ") {
 			continue
 		}
-		if f := strings.Fields(line); len(f) < 2 || !strings.HasPrefix(f[0], "digestbot_") {
+		if f := strings.Fields(line); len(f) < 2 || !strings.HasPrefix(f[0], "digestbot_") && !strings.HasPrefix(f[0], "go_") &&
+			!strings.HasPrefix(f[0], "process_") && !strings.HasPrefix(f[0], "promhttp_") {
 			t.Errorf("bad sample line %q", line)
 		}
 	}

@@ -34,7 +34,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					http.Error(rec, "internal error", http.StatusInternalServerError)
 				}
 			}
-			s.metrics.count(routeLabel(r), rec.code())
+			s.metrics.HTTPRequest(routeLabel(r), rec.code())
 		}()
 		next.ServeHTTP(rec, r)
 	})

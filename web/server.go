@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/digest"
+	"github.com/digestbot/digestbot/metrics"
 	"github.com/digestbot/digestbot/ratelimit"
 	"github.com/digestbot/digestbot/subscribers"
 )
@@ -36,6 +38,7 @@ type Store interface {
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
 	SubscriberRecords(ctx context.Context, address string) ([]subscribers.Record, error)
 	ForgetSubscriber(ctx context.Context, address string) (int, error)
+	CountJobs(ctx context.Context) (map[[2]string]int64, error)
 }
 
 // Subscriptions is the reader life cycle; *subscribers.Service implements it.
@@ -101,6 +104,10 @@ type Deps struct {
 	// Ready are the checks of GET /readyz beside the database ping
 	// (migrations, SMTP, Telegram), each run with a deadline.
 	Ready []ReadyCheck
+	// Metrics is the process's registry: /metrics serves it, with the
+	// database's figures and the HTTP request counters added. nil: a
+	// registry of the server's own.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
@@ -113,15 +120,16 @@ type Server struct {
 	publisher Publisher
 	ready     []ReadyCheck
 
-	log       *slog.Logger
-	now       func() time.Time
-	handler   http.Handler
-	pages     pages
-	css       []byte
-	csrf      *csrf
-	limiter   *ratelimit.Keyed
-	metrics   *httpMetrics
-	adminHash *[sha256.Size]byte // nil: admin API disabled
+	log         *slog.Logger
+	now         func() time.Time
+	handler     http.Handler
+	pages       pages
+	css         []byte
+	csrf        *csrf
+	limiter     *ratelimit.Keyed
+	metrics     *metrics.Metrics
+	promHandler http.Handler
+	adminHash   *[sha256.Size]byte // nil: admin API disabled
 }
 
 // New returns the handler. Store and Subscriptions are required.
@@ -165,8 +173,15 @@ func New(cfg Config, d Deps) (*Server, error) {
 		log: cfg.Log, now: cfg.Now, pages: p, css: css,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),
-		metrics: newHTTPMetrics(),
+		metrics: d.Metrics,
 	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	if err := s.metrics.Register(storeCollector{s}); err != nil {
+		return nil, fmt.Errorf("web: metrics: %w", err)
+	}
+	s.promHandler = s.metrics.Handler()
 	if cfg.AdminToken != "" {
 		// Compared as hashes so the comparison takes the same time
 		// whatever the length of the guess.

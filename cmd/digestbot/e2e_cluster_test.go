@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +56,19 @@ func TestE2EThreeInstances(t *testing.T) {
 			c.sink.Total(), st.Sent, st.Rate(), c.tg.MaxInWindow(time.Second), st.TooManyRequests, st.Polls, st.Conflicts)
 		if st.Polls == 0 {
 			t.Error("no instance polled Telegram updates")
+		}
+		// Each instance's /metrics counts what it sent: summed, every
+		// message once; one instance says it leads.
+		var emailSent, tgSent, leading float64
+		for _, p := range c.procs {
+			m := scrape(t, p.addr)
+			emailSent += m[`digestbot_messages_total{channel="email",outcome="sent"}`]
+			tgSent += m[`digestbot_messages_total{channel="telegram",outcome="sent"}`]
+			leading += m["digestbot_leader"]
+		}
+		if emailSent != emails || tgSent != chats || leading != 1 {
+			t.Errorf("metrics over the instances: %v emails and %v Telegram messages sent (want %d, %d), %v leaders (want 1)",
+				emailSent, tgSent, emails, chats, leading)
 		}
 	})
 
@@ -281,4 +296,29 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// scrape reads an instance's /metrics as sample → value.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]float64)
+	for _, line := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
