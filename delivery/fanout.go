@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -29,6 +30,9 @@ type Store interface {
 	TransitionEditionTx(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (bool, error)
 	SubscriptionBatches(ctx context.Context, ch subscribers.Channel, size int) ([][2]int64, error)
 	ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error)
+	HasLocalTimes(ctx context.Context, ch subscribers.Channel) (bool, error)
+	ActiveLocalTimes(ctx context.Context, ch subscribers.Channel) ([]int64, []*subscribers.LocalTime, error)
+	ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error)
 	RecordDeliveries(ctx context.Context, ds []Delivery) error
 	RecordedDeliveries(ctx context.Context, editionID, firstID, lastID int64) (map[int64]string, error)
 	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
@@ -361,18 +365,18 @@ func (f *Fanout) Start(ctx context.Context, editionID int64) (bool, error) {
 	}
 	slices.Sort(chans)
 	for _, ch := range chans {
-		cc := f.cfg.Channels[ch]
-		ranges, err := f.st.SubscriptionBatches(ctx, ch, cc.BatchSize)
+		batches, err := f.plan(ctx, ed, ch)
 		if err != nil {
 			return false, fmt.Errorf("delivery: start %d: %w", editionID, err)
 		}
-		for _, r := range ranges {
-			params = append(params, river.InsertManyParams{
-				Args: batchArgs{EditionID: editionID, Channel: ch, FirstID: r[0], LastID: r[1]},
-				InsertOpts: &river.InsertOpts{
-					Queue: queueFor(ch), Tags: tag, MaxAttempts: f.cfg.MaxAttempts, UniqueOpts: uniqueForever(),
-				},
-			})
+		for _, b := range batches {
+			opts := &river.InsertOpts{
+				Queue: queueFor(ch), Tags: tag, MaxAttempts: f.cfg.MaxAttempts, UniqueOpts: uniqueForever(),
+			}
+			if !b.due.IsZero() {
+				opts.ScheduledAt = b.due
+			}
+			params = append(params, river.InsertManyParams{Args: b.args, InsertOpts: opts})
 		}
 	}
 	params = append(params, f.finishParams(editionID))
@@ -583,7 +587,7 @@ func (f *Fanout) recordAbandoned(ctx context.Context, editionID int64) error {
 		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
 			return fmt.Errorf("job %d args: %w", j.ID, err)
 		}
-		subs, err := f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+		subs, err := f.batchSubscriptions(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -732,7 +736,7 @@ func (f *Fanout) progress(ctx context.Context, ed digest.Edition, left []*rivert
 		if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
 			return p, fmt.Errorf("delivery: job %d args: %w", j.ID, err)
 		}
-		subs, err := f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+		subs, err := f.batchSubscriptions(ctx, a)
 		if err != nil {
 			return p, err
 		}
@@ -770,4 +774,83 @@ func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.Handler.WithGroup(name), h.level}
+}
+
+// plannedBatch is one batch job of a fan-out and when it is due (zero:
+// now).
+type plannedBatch struct {
+	args batchArgs
+	due  time.Time
+}
+
+// plan cuts the active subscriptions of ch into batch jobs. Without
+// readers who chose their own delivery hour, a batch is an id range, sent
+// now. With them, the readers are grouped by when the edition is due to
+// them (subscribers.LocalTime.At on the edition's date; now for those on
+// the newsletter's schedule and for those whose hour has passed), and a
+// batch is the list of its readers' ids, scheduled for its group's time:
+// the plan is fixed when the edition starts, so a reader who changes their
+// hour meanwhile is in exactly one batch of it, never two, never none.
+func (f *Fanout) plan(ctx context.Context, ed digest.Edition, ch subscribers.Channel) ([]plannedBatch, error) {
+	size := f.cfg.Channels[ch].BatchSize
+	local, err := f.st.HasLocalTimes(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	var out []plannedBatch
+	if !local {
+		ranges, err := f.st.SubscriptionBatches(ctx, ch, size)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range ranges {
+			out = append(out, plannedBatch{args: batchArgs{EditionID: ed.ID, Channel: ch, FirstID: r[0], LastID: r[1]}})
+		}
+		return out, nil
+	}
+	ids, lts, err := f.st.ActiveLocalTimes(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	now := f.now()
+	var zones subscribers.Zones
+	dueOf := make(map[*subscribers.LocalTime]time.Time) // ActiveLocalTimes shares one value per (zone, hour)
+	groups := make(map[time.Time][]int64)
+	for i, id := range ids {
+		var due time.Time // zero: now
+		if lt := lts[i]; lt != nil {
+			d, ok := dueOf[lt]
+			if !ok {
+				if d, err = lt.At(ed.Date, &zones); err != nil {
+					f.log.Warn("delivery hour not usable, sending now", slog.Int64("subscription_id", id), slog.Any("error", err))
+					d = time.Time{}
+				} else if !d.After(now) {
+					d = time.Time{} // the hour has passed: at once
+				}
+				d = d.UTC()
+				dueOf[lt] = d
+			}
+			due = d
+		}
+		groups[due] = append(groups[due], id)
+	}
+	dues := slices.SortedFunc(maps.Keys(groups), time.Time.Compare)
+	for _, due := range dues {
+		g := groups[due]
+		for start := 0; start < len(g); start += size {
+			part := g[start:min(start+size, len(g))]
+			out = append(out, plannedBatch{due: due, args: batchArgs{EditionID: ed.ID, Channel: ch,
+				FirstID: part[0], LastID: part[len(part)-1], IDs: slices.Clone(part)}})
+		}
+	}
+	return out, nil
+}
+
+// batchSubscriptions reads the active subscriptions of a batch: its ids,
+// or its id range.
+func (f *Fanout) batchSubscriptions(ctx context.Context, a batchArgs) ([]subscribers.Subscription, error) {
+	if len(a.IDs) > 0 {
+		return f.st.ActiveSubscriptionsByID(ctx, a.Channel, a.IDs)
+	}
+	return f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
 }

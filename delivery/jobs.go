@@ -39,6 +39,9 @@ type batchArgs struct {
 	Channel   subscribers.Channel `json:"channel"`
 	FirstID   int64               `json:"first_id"`
 	LastID    int64               `json:"last_id"`
+	// IDs, when set, are the batch's readers (a fan-out planned by
+	// delivery hour); FirstID and LastID then bound them.
+	IDs []int64 `json:"ids,omitempty"`
 }
 
 func (batchArgs) Kind() string { return batchKind }
@@ -152,7 +155,7 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 		log.Info("batch not sent", slog.String("edition_status", ed.Status))
 		return nil
 	}
-	subs, err := f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+	subs, err := f.batchSubscriptions(ctx, a)
 	if err != nil {
 		return fmt.Errorf("delivery: batch subscriptions: %w", err)
 	}

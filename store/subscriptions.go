@@ -6,20 +6,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/digestbot/digestbot/subscribers"
 )
 
-const subscriptionColumns = `id, channel, address, status, sections, source, created_at, confirmed_at, unsubscribed_at`
+const subscriptionColumns = `id, channel, address, status, sections, source, created_at, confirmed_at, unsubscribed_at,
+	local_zone, local_hour`
 
 func scanSubscription(row interface{ Scan(...any) error }) (subscribers.Subscription, error) {
 	var sub subscribers.Subscription
-	var sections string
+	var sections, zone string
+	var hour sql.NullInt64
 	if err := row.Scan(&sub.ID, &sub.Channel, &sub.Address, &sub.Status, strCol{&sections}, &sub.Source,
-		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}); err != nil {
+		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}, &zone, &hour); err != nil {
 		return subscribers.Subscription{}, err
+	}
+	if hour.Valid {
+		sub.Local = &subscribers.LocalTime{Zone: zone, Hour: int(hour.Int64)}
 	}
 	if sections != "" {
 		if err := json.Unmarshal([]byte(sections), &sub.Sections); err != nil {
@@ -27,6 +33,15 @@ func scanSubscription(row interface{ Scan(...any) error }) (subscribers.Subscrip
 		}
 	}
 	return sub, nil
+}
+
+// localArgs are the local_zone and local_hour of a delivery hour (nil: the
+// newsletter's schedule, NULL).
+func localArgs(lt *subscribers.LocalTime) (string, any) {
+	if lt == nil {
+		return "", nil
+	}
+	return lt.Zone, int64(lt.Hour)
 }
 
 // sectionsArg stores a section choice as a JSON array; no choice is NULL.
@@ -60,13 +75,14 @@ func (s *Store) CreateSubscription(ctx context.Context, sub subscribers.Subscrip
 	if err != nil {
 		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
 	}
+	zone, hour := localArgs(sub.Local)
 	out, err := scanSubscription(s.db.QueryRowContext(ctx, `INSERT INTO subscriptions (channel, address, status,
-			sections, source, created_at, confirmed_at, unsubscribed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			sections, source, created_at, confirmed_at, unsubscribed_at, local_zone, local_hour)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (channel, address) DO NOTHING
 		RETURNING `+subscriptionColumns,
 		string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source, s.d.bound(sub.CreatedAt),
-		s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt)))
+		s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour))
 	if err == nil {
 		return out, true, nil
 	}
@@ -80,7 +96,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub subscribers.Subscrip
 	return out, false, nil
 }
 
-// subscriptionInsertChunk rows per INSERT in CreateSubscriptions: 8
+// subscriptionInsertChunk rows per INSERT in CreateSubscriptions: 10
 // arguments a row stays far below SQLite's 32766 and PostgreSQL's 65535.
 const subscriptionInsertChunk = 1000
 
@@ -98,8 +114,8 @@ func (s *Store) CreateSubscriptions(ctx context.Context, subs []subscribers.Subs
 			chunk := subs[start:min(start+subscriptionInsertChunk, len(subs))]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO subscriptions (channel, address, status, sections, source, created_at,
-				confirmed_at, unsubscribed_at) VALUES `)
-			args := make([]any, 0, len(chunk)*8)
+				confirmed_at, unsubscribed_at, local_zone, local_hour) VALUES `)
+			args := make([]any, 0, len(chunk)*10)
 			for i, sub := range chunk {
 				s.subscriptionDefaults(&sub, now)
 				sections, err := sectionsArg(sub.Sections)
@@ -109,9 +125,10 @@ func (s *Store) CreateSubscriptions(ctx context.Context, subs []subscribers.Subs
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(" + s.d.placeholders(len(args)+1, 8) + ")")
+				b.WriteString("(" + s.d.placeholders(len(args)+1, 10) + ")")
+				zone, hour := localArgs(sub.Local)
 				args = append(args, string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source,
-					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt))
+					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour)
 			}
 			b.WriteString(` ON CONFLICT (channel, address) DO NOTHING`)
 			res, err := tx.ExecContext(ctx, b.String(), args...)
@@ -290,6 +307,100 @@ func (s *Store) CountSubscriptions(ctx context.Context) (map[subscribers.Channel
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: count subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// SetLocalTime sets the delivery hour of subscription id (nil: back to the
+// newsletter's schedule). An edition already started keeps the plan it
+// made: the change counts from the next one.
+func (s *Store) SetLocalTime(ctx context.Context, id int64, lt *subscribers.LocalTime) error {
+	zone, hour := localArgs(lt)
+	res, err := s.db.ExecContext(ctx, `UPDATE subscriptions SET local_zone = $1, local_hour = $2 WHERE id = $3`, zone, hour, id)
+	if err != nil {
+		return fmt.Errorf("store: set delivery hour of %d: %w", id, err)
+	}
+	if n, err := rowsAffected(res); err != nil || n == 0 {
+		if err == nil {
+			err = fmt.Errorf("subscription %d: %w", id, subscribers.ErrNotFound)
+		}
+		return fmt.Errorf("store: set delivery hour: %w", err)
+	}
+	return nil
+}
+
+// HasLocalTimes reports whether any active subscription of ch chose its
+// own delivery hour.
+func (s *Store) HasLocalTimes(ctx context.Context, ch subscribers.Channel) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions
+		WHERE channel = $1 AND status = 'active' AND local_hour IS NOT NULL LIMIT 1) x`, string(ch)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: delivery hours of %s: %w", ch, err)
+	}
+	return n > 0, nil
+}
+
+// ActiveLocalTimes returns the id and delivery hour (nil: the schedule) of
+// every active subscription of ch, by id: what a fan-out plans by.
+func (s *Store) ActiveLocalTimes(ctx context.Context, ch subscribers.Channel) ([]int64, []*subscribers.LocalTime, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, local_zone, local_hour FROM subscriptions
+		WHERE channel = $1 AND status = 'active' ORDER BY id`, string(ch))
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: delivery hours of %s: %w", ch, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	var lts []*subscribers.LocalTime
+	zones := map[[2]any]*subscribers.LocalTime{} // one value per (zone, hour)
+	for rows.Next() {
+		var id int64
+		var zone string
+		var hour sql.NullInt64
+		if err := rows.Scan(&id, &zone, &hour); err != nil {
+			return nil, nil, fmt.Errorf("store: delivery hours of %s: %w", ch, err)
+		}
+		var lt *subscribers.LocalTime
+		if hour.Valid {
+			k := [2]any{zone, hour.Int64}
+			if lt = zones[k]; lt == nil {
+				lt = &subscribers.LocalTime{Zone: zone, Hour: int(hour.Int64)}
+				zones[k] = lt
+			}
+		}
+		ids = append(ids, id)
+		lts = append(lts, lt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: delivery hours of %s: %w", ch, err)
+	}
+	return ids, lts, nil
+}
+
+// ActiveSubscriptionsByID returns the active subscriptions of ch among ids,
+// by id: one batch of a fan-out planned by delivery hour.
+func (s *Store) ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 0, len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, ']')
+	q := `SELECT ` + subscriptionColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
+		AND id IN (SELECT value FROM json_each($2)) ORDER BY id`
+	if s.d.name == Postgres {
+		q = `SELECT ` + subscriptionColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
+		AND id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) ORDER BY id`
+	}
+	out, err := queryAll(ctx, s.db, scanSubscription, q, string(ch), string(b))
+	if err != nil {
+		return nil, fmt.Errorf("store: %d active %s subscriptions by id: %w", len(ids), ch, err)
 	}
 	return out, nil
 }

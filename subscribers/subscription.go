@@ -46,6 +46,9 @@ type Subscription struct {
 	CreatedAt      time.Time
 	ConfirmedAt    time.Time
 	UnsubscribedAt time.Time
+	// Local is the reader's own delivery hour; nil: the newsletter's
+	// schedule.
+	Local *LocalTime
 }
 
 // Wants reports whether the subscriber asked for section (no choice means all).

@@ -35,7 +35,11 @@ func cmdSendNow(ctx context.Context, in *invocation) error {
 		printStats(in, p.Stats)
 		switch {
 		case p.Pending > 0:
-			return codeError{exitPending, fmt.Errorf("%d messages wait for a retry; run send-now again or leave serve running to finish them", p.Pending)}
+			next := ""
+			if !p.NextRetry.IsZero() {
+				next = ", the next at " + p.NextRetry.Local().Format("2006-01-02 15:04 MST")
+			}
+			return codeError{exitPending, fmt.Errorf("%d messages wait for a retry or for their readers' own delivery hour%s; leave serve running (or run send-now again) to finish them", p.Pending, next)}
 		case p.Status == digest.StatusPaused:
 			return codeError{exitPending, errors.New("the edition is paused; /resume it to finish")}
 		}
