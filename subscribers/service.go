@@ -21,6 +21,7 @@ type Store interface {
 	FindSubscription(ctx context.Context, ch Channel, address string) (Subscription, error)
 	SetSubscriptionStatus(ctx context.Context, id int64, st Status, at time.Time) error
 	SetSubscriptionSections(ctx context.Context, id int64, sections []string) error
+	SetLocalTime(ctx context.Context, id int64, lt *LocalTime) error
 	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
 	// CreateSubscriptions inserts subs in one transaction, skipping those
 	// whose (channel, address) exists; inserted counts the new ones.
@@ -43,6 +44,8 @@ var (
 	// ErrNoSections: a reader unticked every section in the preferences;
 	// that is what unsubscribing is for.
 	ErrNoSections = errors.New("no section chosen")
+	// ErrBadLocalTime: a delivery hour outside 0–23 or an unknown time zone.
+	ErrBadLocalTime = errors.New("bad delivery time")
 	// ErrStaleLink: a valid confirm link for a subscription that has moved
 	// on (unsubscribed, bounced, blocked) since the mail was sent.
 	ErrStaleLink = errors.New("link no longer valid")
@@ -321,6 +324,33 @@ func (s *Service) SetSectionsByID(ctx context.Context, id int64, sections []stri
 	}
 	if err := s.Store.SetSubscriptionSections(ctx, id, secs); err != nil {
 		return Subscription{}, fmt.Errorf("subscribers: set sections %d: %w", id, err)
+	}
+	return s.get(ctx, id)
+}
+
+// SetLocalTime sets the hour at which the subscription a preferences
+// token names gets the digest (nil: the newsletter's schedule). An edition
+// already being sent keeps its plan; the change counts from the next one.
+func (s *Service) SetLocalTime(ctx context.Context, token string, lt *LocalTime) (Subscription, error) {
+	sub, err := s.byToken(ctx, PurposePreferences, token)
+	if err != nil {
+		return Subscription{}, err
+	}
+	return s.SetLocalTimeByID(ctx, sub.ID, lt)
+}
+
+// SetLocalTimeByID is SetLocalTime for callers that have already
+// authenticated the reader another way (the Telegram chat).
+func (s *Service) SetLocalTimeByID(ctx context.Context, id int64, lt *LocalTime) (Subscription, error) {
+	if lt != nil {
+		checked, err := ParseLocalTime(lt.Zone, lt.Hour)
+		if err != nil {
+			return Subscription{}, fmt.Errorf("%w: %w", ErrBadLocalTime, err)
+		}
+		lt = &checked
+	}
+	if err := s.Store.SetLocalTime(ctx, id, lt); err != nil {
+		return Subscription{}, fmt.Errorf("subscribers: set delivery hour %d: %w", id, err)
 	}
 	return s.get(ctx, id)
 }

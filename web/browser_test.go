@@ -44,6 +44,7 @@ func browserTab(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TZ=America/Chicago"), // the reader's zone, which the preferences propose
 	)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(acancel) // runs before TempDir's removal: the browser has exited
@@ -113,13 +114,20 @@ func TestBrowser(t *testing.T) {
 
 	open("preferences", 200, "Your preferences", chromedp.Click(chromedp.ID("preferences")))
 	do("untick World", chromedp.Click(chromedp.ID("section-0")))
+	// The page's one script proposes the browser's time zone.
+	zone, err := chromedp.Run(tab, chromedp.Value(chromedp.ID("zone")))
+	if err != nil || zone != "America/Chicago" {
+		t.Errorf("time zone proposed %q, %v; want the browser's America/Chicago", zone, err)
+	}
+	do("choose 07:00", chromedp.SetValue(chromedp.ID("hour"), "7"))
 	open("save", 200, "Your preferences", chromedp.Click(chromedp.ID("save")))
 	notice, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("notice")))
 	if err != nil || !strings.Contains(notice, "saved") {
 		t.Fatalf("notice %q, %v", notice, err)
 	}
-	if s := e.sub("browser@example.com"); !slices.Equal(s.Sections, []string{"Business"}) {
-		t.Fatalf("sections %v", s.Sections)
+	if s := e.sub("browser@example.com"); !slices.Equal(s.Sections, []string{"Business"}) ||
+		s.Local == nil || *s.Local != (subscribers.LocalTime{Zone: "America/Chicago", Hour: 7}) {
+		t.Fatalf("sections %v, delivery time %v", s.Sections, s.Local)
 	}
 
 	// The unsubscribe link of a digest: a page, then the button.

@@ -275,6 +275,32 @@ func TestPreferences(t *testing.T) {
 	if s := e.sub("pref@example.com"); !slices.Equal(s.Sections, []string{"Business"}) {
 		t.Fatalf("refused saves changed sections: %v", s.Sections)
 	}
+
+	// The delivery time: an hour and a zone, refused when either is bad,
+	// and back to the newsletter's schedule with no hour.
+	r = e.post(path, url.Values{"csrf_token": {token}, "sections": {"Business"}, "hour": {"7"}, "zone": {" Asia/Tokyo "}})
+	wantStatus(t, "hour", r, http.StatusOK, "Your preferences are saved", `<option value="7" selected>07:00</option>`, `value="Asia/Tokyo"`)
+	if s := e.sub("pref@example.com"); s.Local == nil || *s.Local != (subscribers.LocalTime{Zone: "Asia/Tokyo", Hour: 7}) {
+		t.Fatalf("delivery time %v", s.Local)
+	}
+	for _, bad := range []url.Values{{"hour": {"7"}, "zone": {"Mars/Olympus"}}, {"hour": {"24"}, "zone": {"UTC"}},
+		{"hour": {"seven"}, "zone": {"UTC"}}, {"hour": {"7"}, "zone": {""}}, {"hour": {"7"}, "zone": {"<script>"}}} {
+		bad.Set("csrf_token", token)
+		bad.Set("sections", "World")
+		r = e.post(path, bad)
+		wantStatus(t, "bad "+bad.Encode(), r, http.StatusBadRequest, "time zone by its name")
+		if strings.Contains(r.body, "<script>") {
+			t.Error("the zone typed is echoed unescaped")
+		}
+	}
+	if s := e.sub("pref@example.com"); !slices.Equal(s.Sections, []string{"Business"}) || s.Local == nil || s.Local.Zone != "Asia/Tokyo" {
+		t.Fatalf("refused delivery times changed the subscription: %v %v", s.Sections, s.Local)
+	}
+	r = e.post(path, url.Values{"csrf_token": {token}, "sections": {"Business"}, "hour": {""}, "zone": {"Asia/Tokyo"}})
+	wantStatus(t, "schedule", r, http.StatusOK, "Your preferences are saved", `<option value="" selected>With the newsletter</option>`)
+	if s := e.sub("pref@example.com"); s.Local != nil {
+		t.Fatalf("delivery time %v, want the newsletter's schedule", s.Local)
+	}
 }
 
 func TestRateLimit(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 )
 
 // Content-Security-Policy of our own pages: nothing but our stylesheet, no
-// script at all, forms only to ourselves, never framed (clickjacking).
-const cspPages = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+// inline script (one file: the preferences' time-zone hint), forms only to ourselves, never framed (clickjacking).
+const cspPages = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // middleware wraps every response: security headers, panic recovery and the

@@ -54,6 +54,28 @@ type view struct {
 	Token, PrefToken, UnsubToken string
 
 	Editions []archiveEntry
+
+	// Preferences: the delivery hour ("" for the newsletter's schedule)
+	// and time zone.
+	Hours    []hourOption
+	Zone     string
+	Schedule string
+}
+
+type hourOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// hourOptions are the choices of the delivery hour, selected as chosen
+// says ("" the newsletter's schedule).
+func hourOptions(chosen string) []hourOption {
+	out := []hourOption{{Value: "", Label: "With the newsletter", Selected: chosen == ""}}
+	for h := range 24 {
+		v := strconv.Itoa(h)
+		out = append(out, hourOption{Value: v, Label: fmt.Sprintf("%02d:00", h), Selected: chosen == v})
+	}
+	return out
 }
 
 type sectionBox struct {
@@ -133,6 +155,12 @@ func (s *Server) logError(r *http.Request, status int, err error) {
 
 // stylesheet is GET /static/style.css: a file, not inline styles, so the
 // pages' CSP can refuse every inline style and script.
+func (s *Server) tzScript(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(s.tzJS)
+}
+
 func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")

@@ -25,6 +25,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("GET /archive", s.page(s.archiveList))
 	m.Handle("GET /archive/{date}", s.page(s.archiveEdition))
 	m.HandleFunc("GET /static/style.css", s.stylesheet)
+	m.HandleFunc("GET /static/tz.js", s.tzScript)
 
 	// Operations.
 	m.HandleFunc("GET /healthz", s.healthz)

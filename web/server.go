@@ -49,6 +49,7 @@ type Subscriptions interface {
 	Confirm(ctx context.Context, token string) (subscribers.Subscription, error)
 	Unsubscribe(ctx context.Context, token string) (subscribers.Subscription, error)
 	SetSections(ctx context.Context, token string, sections []string) (subscribers.Subscription, error)
+	SetLocalTime(ctx context.Context, token string, lt *subscribers.LocalTime) (subscribers.Subscription, error)
 	Token(p subscribers.Purpose, id int64) string
 }
 
@@ -125,6 +126,7 @@ type Server struct {
 	handler     http.Handler
 	pages       pages
 	css         []byte
+	tzJS        []byte
 	csrf        *csrf
 	limiter     *ratelimit.Keyed
 	metrics     *metrics.Metrics
@@ -168,9 +170,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tzJS, err := assets.ReadFile("static/tz.js")
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher, ready: d.Ready,
-		log: cfg.Log, now: cfg.Now, pages: p, css: css,
+		log: cfg.Log, now: cfg.Now, pages: p, css: css, tzJS: tzJS,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),
 		metrics: d.Metrics,
