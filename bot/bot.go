@@ -68,6 +68,7 @@ type Subscriptions interface {
 	SubscribeTelegram(ctx context.Context, chatID int64, source string) (subscribers.Subscription, error)
 	UnsubscribeTelegram(ctx context.Context, chatID int64) (subscribers.Subscription, error)
 	SetSectionsByID(ctx context.Context, id int64, sections []string) (subscribers.Subscription, error)
+	SetLocalTimeByID(ctx context.Context, id int64, lt *subscribers.LocalTime) (subscribers.Subscription, error)
 	LinkEmail(ctx context.Context, address string, sections []string, source string) error
 	MarkBlocked(ctx context.Context, id int64) error
 	MoveChat(ctx context.Context, id int64, address string) error

@@ -307,6 +307,25 @@ func TestReaderFlow(t *testing.T) {
 		t.Fatalf("all sections: %v", s.Sections)
 	}
 
+	// /settings HOUR ZONE: the reader's own hour; bad ones are explained.
+	wantText(t, set, "When: with the newsletter (every day at 07:00 (Europe/Berlin time))", "/settings 7 Europe/Berlin")
+	wantText(t, h.say(reader, reader, "/settings 6 America/Chicago", 1)[0], "Saved: your digest comes at 06:00 America/Chicago")
+	if s := h.sub(reader); s.Local == nil || *s.Local != (subscribers.LocalTime{Zone: "America/Chicago", Hour: 6}) {
+		t.Fatalf("delivery time %v", s.Local)
+	}
+	wantText(t, h.say(reader, reader, "/settings", 1)[0], "When: at 06:00 America/Chicago")
+	wantText(t, h.say(reader, reader, "/settings 25 UTC", 1)[0], "hour 25: want 0 to 23")
+	wantText(t, h.say(reader, reader, "/settings 7 Mars/<b>Olympus", 1)[0], `unknown time zone "Mars/<b>Olympus"`)
+	wantText(t, h.say(reader, reader, "/settings seven UTC", 1)[0], "not a number")
+	wantText(t, h.say(reader, reader, "/settings soon", 1)[0], "/settings 7 Europe/Berlin")
+	if s := h.sub(reader); s.Local == nil || s.Local.Hour != 6 {
+		t.Fatalf("refused settings changed the hour: %v", s.Local)
+	}
+	wantText(t, h.say(reader, reader, "/settings newsletter", 1)[0], "Saved: your digest comes with the newsletter")
+	if s := h.sub(reader); s.Local != nil {
+		t.Fatalf("delivery time %v after /settings newsletter", s.Local)
+	}
+
 	// Help, unknown commands and chatter all get a reply.
 	wantText(t, h.say(reader, reader, "/help", 1)[0], "/subscribe", "/latest")
 	if r := h.say(reader, reader, "/help", 1)[0]; strings.Contains(r.PlainText, "/sendnow") {

@@ -226,11 +226,56 @@ func (b *Bot) cmdSettings(ctx context.Context, r request) error {
 	if !found || sub.Status != subscribers.Active {
 		return b.reply(ctx, r.chat, "Subscribe first; then you can pick your sections here.", subscribeKeyboard(""))
 	}
+	if r.args != "" {
+		return b.setHour(ctx, r, sub)
+	}
 	if len(b.cfg.Sections) == 0 {
-		return b.reply(ctx, r.chat, "This newsletter has no sections to choose from: you get every headline.", nil)
+		return b.reply(ctx, r.chat, "This newsletter has no sections to choose from: you get every headline.\n\n"+b.whenText(sub), nil)
 	}
 	text, kb := b.settingsView(sub)
-	return b.reply(ctx, r.chat, text, kb)
+	return b.reply(ctx, r.chat, text+"\n\n"+b.whenText(sub), kb)
+}
+
+// settingsUsage says how to set the hour.
+const settingsUsage = "To get it at an hour of your own, send /settings HOUR ZONE, e.g. <code>/settings 7 Europe/Berlin</code> " +
+	"(hours 0–23, the zone by its name); <code>/settings newsletter</code> goes back to the newsletter's time."
+
+// whenText is the settings' delivery-time paragraph.
+func (b *Bot) whenText(sub subscribers.Subscription) string {
+	now := "with the newsletter (" + tghtml.Escape(DescribeSchedule(b.cfg.Schedule, b.cfg.Location)) + ")"
+	if sub.Local != nil {
+		now = "at " + tghtml.Escape(sub.Local.String())
+	}
+	return "<b>When</b>: " + now + ".\n" + settingsUsage
+}
+
+// setHour is /settings HOUR ZONE (or /settings newsletter).
+func (b *Bot) setHour(ctx context.Context, r request, sub subscribers.Subscription) error {
+	var lt *subscribers.LocalTime
+	fields := strings.Fields(r.args)
+	switch {
+	case len(fields) == 1 && slices.Contains([]string{"newsletter", "default", "off", "reset"}, strings.ToLower(fields[0])):
+	case len(fields) == 2:
+		h, err := strconv.Atoi(strings.TrimSuffix(fields[0], ":00"))
+		if err != nil {
+			return b.reply(ctx, r.chat, "That hour is not a number. "+settingsUsage, nil)
+		}
+		parsed, err := subscribers.ParseLocalTime(fields[1], h)
+		if err != nil {
+			return b.reply(ctx, r.chat, tghtml.Escape(err.Error())+". "+settingsUsage, nil)
+		}
+		lt = &parsed
+	default:
+		return b.reply(ctx, r.chat, settingsUsage, nil)
+	}
+	updated, err := b.d.Subscriptions.SetLocalTimeByID(ctx, sub.ID, lt)
+	if err != nil {
+		return fmt.Errorf("set delivery hour of %d: %w", sub.ID, err)
+	}
+	if updated.Local == nil {
+		return b.reply(ctx, r.chat, "Saved: your digest comes with the newsletter ("+tghtml.Escape(DescribeSchedule(b.cfg.Schedule, b.cfg.Location))+"), from the next edition.", nil)
+	}
+	return b.reply(ctx, r.chat, "Saved: your digest comes at "+tghtml.Escape(updated.Local.String())+", from the next edition.", nil)
 }
 
 // chosen is the set of sections a subscription gets (none stored: all),

@@ -14,7 +14,7 @@ func ReaderCommands() []tgbotapi.BotCommand {
 		{Command: "start", Description: "What this bot is and when the digest comes"},
 		{Command: "subscribe", Description: "Get the daily digest here"},
 		{Command: "unsubscribe", Description: "Stop the digest"},
-		{Command: "settings", Description: "Choose your sections"},
+		{Command: "settings", Description: "Choose your sections and your hour"},
 		{Command: "latest", Description: "The latest digest, now"},
 		{Command: "email", Description: "Get the digest by email too: /email ADDRESS"},
 		{Command: "forgetme", Description: "Erase everything stored about this chat"},
