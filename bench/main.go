@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/digestbot/digestbot/bench/internal/smtpsink"
+	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 )
 
@@ -54,6 +55,7 @@ func main() {
 		keep    = flag.Bool("keep", false, "keep the temporary directory")
 		faults  = flag.Int("faults", 0, "run the fault suite with this many subscribers per fault instead (see faults.go)")
 		down    = flag.Duration("down", 30*time.Second, "fault suite: how long the SMTP server stays down")
+		zones   = flag.Int("zones", 0, "spread the readers over this many time zones, each with its own delivery hour (at most 24; every hour has passed, so all are sent at once)")
 	)
 	flag.Parse()
 	if *sink {
@@ -63,7 +65,7 @@ func main() {
 		}
 		return
 	}
-	b := &bench{conns: *conns, profile: *profile}
+	b := &bench{conns: *conns, profile: *profile, zones: min(*zones, len(benchZones))}
 	if *faults > 0 {
 		ok, err := b.faults(context.Background(), faultOptions{N: *faults, Down: *down, Keep: *keep}, os.Stdout)
 		if err != nil {
@@ -83,6 +85,7 @@ func main() {
 
 type bench struct {
 	conns   int
+	zones   int // readers spread over this many zones (-zones)
 	profile string
 	root    string // the module's directory
 	dir     string // temporary
@@ -186,6 +189,9 @@ func (b *bench) run(sizes, stores string, serve, keep bool) error {
 // times one digestbot run and the ceiling on fresh sinks.
 func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, error) {
 	r := row{name: mode, store: storeName, n: n}
+	if b.zones > 0 {
+		r.name = fmt.Sprintf("%s, %d zones", mode, b.zones)
+	}
 	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%d", mode, storeName, n))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, err
@@ -211,10 +217,19 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		schedule = fmt.Sprintf("%d %d * * *", tick.Minute(), tick.Hour())
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config(driver, dsn, dir, schedule, "127.0.0.1", sink.Port, b.conns)), 0o644); err != nil {
+	text := config(driver, dsn, dir, schedule, "127.0.0.1", sink.Port, b.conns)
+	if b.zones > 0 {
+		// The edition's date is the one of UTC−12, the last zone to reach
+		// it: midnight of that date has passed in every zone.
+		text = strings.Replace(text, `timezone = "UTC"`, `timezone = "Etc/GMT+12"`, 1)
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return r, err
 	}
 	if err := b.seed(dir, cfg, n); err != nil {
+		return r, err
+	}
+	if err := b.spreadZones(ctx, driver, dsn); err != nil {
 		return r, err
 	}
 
@@ -469,4 +484,33 @@ func moduleRoot() (string, error) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// benchZones are the zones -zones spreads the readers over, west to east.
+var benchZones = []string{
+	"Pacific/Pago_Pago", "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver",
+	"America/Chicago", "America/New_York", "America/Halifax", "America/Sao_Paulo", "Atlantic/South_Georgia",
+	"Atlantic/Azores", "Europe/London", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Asia/Dubai",
+	"Asia/Karachi", "Asia/Kolkata", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo",
+	"Australia/Sydney", "Pacific/Auckland",
+}
+
+// spreadZones gives reader i the zone i mod b.zones and delivery hour 0
+// (not timed: a publisher's readers chose theirs over months).
+func (b *bench) spreadZones(ctx context.Context, driver, dsn string) error {
+	if b.zones == 0 {
+		return nil
+	}
+	st, err := store.Open(ctx, driver, dsn, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for k := range b.zones {
+		if _, err := st.DB().ExecContext(ctx, `UPDATE subscriptions SET local_zone = $1, local_hour = 0 WHERE id % $2 = $3`,
+			benchZones[k], b.zones, k); err != nil {
+			return fmt.Errorf("spread zones: %w", err)
+		}
+	}
+	return nil
 }
