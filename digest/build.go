@@ -62,6 +62,8 @@ type Builder struct {
 	Store Store
 	Now   func() time.Time // injected clock; time.Now when nil
 	Log   *slog.Logger
+
+	stems Stems // kept across builds: a day's window repeats yesterday's words
 }
 
 // NewBuilder returns a Builder over s; log may be nil.
@@ -217,7 +219,7 @@ func (b *Builder) compose(ctx context.Context, date string, now time.Time) (Edit
 			return Edition{}, fmt.Errorf("feed weights: %w", err)
 		}
 	}
-	items := Rank(kept, RankOptions{Sections: b.Sections, MaxItems: b.MaxItems, Weights: weights, Now: now})
+	items := Rank(kept, RankOptions{Sections: b.Sections, MaxItems: b.MaxItems, Weights: weights, Now: now, Stems: &b.stems})
 	if len(as) == limit {
 		b.Log.WarnContext(ctx, "digest: window truncated to the newest articles",
 			slog.String("date", date), slog.Int("limit", limit))

@@ -33,6 +33,9 @@ type RankOptions struct {
 	MaxItems int               // at most this many items in all; 0: no cap
 	Weights  map[int64]float64 // feed id → weight; a missing feed weighs 1
 	Now      time.Time         // the edition's time, for recency
+	// Stems, when set, remembers word stems across calls (Builder keeps
+	// one); nil stems every word afresh.
+	Stems *Stems
 }
 
 // Rank groups the same story from several outlets (Cluster), shows each story
@@ -48,7 +51,7 @@ func Rank(as []articles.Article, o RankOptions) []Item {
 			visible = append(visible, a)
 		}
 	}
-	return rankGroups(visible, Cluster(visible), o)
+	return rankGroups(visible, clusterWith(visible, defaultClusterParams, o.Stems), o)
 }
 
 // story is one cluster while it is ranked.
