@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmcdole/gofeed"
+
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/store"
@@ -134,5 +136,43 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	if r = e.get("/healthz"); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("healthz with the database closed: %d", r.status)
+	}
+}
+
+// TestArchiveFeed: the archive as Atom, read back by a real feed parser
+// (gofeed, as feed readers parse): sent editions only, latest first, every
+// outside string escaped, links to the archive pages.
+func TestArchiveFeed(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	e := newEnv(t, st)
+	edition(t, st, "2026-03-01", digest.StatusSent, "Older <b>story</b>")
+	edition(t, st, "2026-03-02", digest.StatusSent, `Summit <script>alert(1)</script> & "quotes"`)
+	edition(t, st, "2026-03-03", digest.StatusBuilt, "Not out yet")
+
+	r := e.get("/archive/feed.atom")
+	wantStatus(t, "feed", r, http.StatusOK, `<feed xmlns="http://www.w3.org/2005/Atom">`)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/atom+xml") {
+		t.Errorf("content type %q", ct)
+	}
+	f, err := gofeed.NewParser().ParseString(r.body)
+	if err != nil {
+		t.Fatalf("gofeed: %v\n%s", err, r.body)
+	}
+	if f.FeedType != "atom" || f.Title != "Daily Headlines" || len(f.Items) != 2 {
+		t.Fatalf("feed %s %q with %d entries, want atom, 2 entries:\n%s", f.FeedType, f.Title, len(f.Items), r.body)
+	}
+	first := f.Items[0]
+	if !strings.HasSuffix(first.Link, "/archive/2026-03-02") || !strings.Contains(first.Title, "Monday, March 2, 2026") {
+		t.Errorf("first entry %q → %q", first.Title, first.Link)
+	}
+	if !strings.Contains(first.Content, `Summit &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;`) ||
+		!strings.Contains(first.Content, `<a href="https://news.example/a">`) || strings.Contains(first.Content, "<script>") {
+		t.Errorf("first entry's content, as a reader would render it:\n%s", first.Content)
+	}
+	if strings.Contains(r.body, "Not out yet") || strings.Contains(r.body, "<script>") {
+		t.Errorf("feed shows an unsent edition or raw markup:\n%s", r.body)
+	}
+	if page := e.get("/archive"); !strings.Contains(page.body, `type="application/atom+xml"`) {
+		t.Error("the archive page does not announce its feed")
 	}
 }

@@ -24,6 +24,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("POST /preferences/{token}", s.limit(s.page(s.savePreferences)))
 	m.Handle("GET /archive", s.page(s.archiveList))
 	m.Handle("GET /archive/{date}", s.page(s.archiveEdition))
+	m.Handle("GET /archive/feed.atom", s.page(s.archiveFeed))
 	m.HandleFunc("GET /static/style.css", s.stylesheet)
 	m.HandleFunc("GET /static/tz.js", s.tzScript)
 
