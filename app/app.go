@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/digestbot/digestbot/articles"
 	"github.com/digestbot/digestbot/bot"
+	"github.com/digestbot/digestbot/bounces"
 	"github.com/digestbot/digestbot/config"
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
@@ -179,6 +181,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}
 	}
 
+	bc := cfg.Bounces
+	hooks, err := bounces.New(bounces.Config{
+		SoftLimit: bc.SoftLimit, MailgunSigningKey: bc.Mailgun.SigningKey, SendGridPublicKey: bc.SendGrid.PublicKey,
+		PostmarkUser: bc.Postmark.Username, PostmarkPassword: bc.Postmark.Password, SESTopicARNs: bc.SES.TopicARNs, Log: log,
+	}, subs)
+	if err != nil {
+		return nil, err
+	}
+	var webhooks http.Handler
+	if ps := hooks.Providers(); len(ps) > 0 {
+		webhooks = hooks
+		log.Info("bounces: provider webhooks on", slog.Any("providers", ps))
+	}
 	if a.web, err = web.New(web.Config{
 		Title: cfg.Newsletter.Title, BaseURL: cfg.Newsletter.BaseURL, PostalAddress: cfg.Newsletter.PostalAddress,
 		Location: cfg.Newsletter.Location, Sections: cfg.Newsletter.Sections, Newsletter: digest.DefaultNewsletter,
@@ -186,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
-		Publisher: a.publisher, Ready: a.readyChecks(cfg), Metrics: a.metrics,
+		Publisher: a.publisher, Ready: a.readyChecks(cfg), Metrics: a.metrics, Webhooks: webhooks,
 	}); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,26 @@ type Config struct {
 	Ingest     Ingest     `toml:"ingest"`
 	Delivery   Delivery   `toml:"delivery"`
 	Log        Log        `toml:"log"`
+	Bounces    Bounces    `toml:"bounces"`
+}
+
+// Bounces configures the providers' bounce and complaint webhooks
+// (POST /webhooks/{provider}); a provider without its secret is off.
+type Bounces struct {
+	SoftLimit int `toml:"soft_limit"` // soft bounces in a row that count as a bounce
+	Mailgun   struct {
+		SigningKey string `toml:"signing_key"`
+	} `toml:"mailgun"`
+	SendGrid struct {
+		PublicKey string `toml:"public_key"` // the Event Webhook's verification key, base64
+	} `toml:"sendgrid"`
+	Postmark struct {
+		Username string `toml:"username"`
+		Password string `toml:"password"`
+	} `toml:"postmark"`
+	SES struct {
+		TopicARNs []string `toml:"topic_arns"` // SNS topics of the SES bounce and complaint notifications
+	} `toml:"ses"`
 }
 
 // Log chooses how the process logs to stderr.

@@ -27,6 +27,8 @@ var envOverrides = []struct {
 	{"DIGESTBOT_ADMIN_TOKEN", func(c *Config, v string) { c.HTTP.AdminToken = v }},
 	{"DIGESTBOT_DATABASE_DSN", func(c *Config, v string) { c.Database.DSN = v }},
 	{"DIGESTBOT_LOG_FORMAT", func(c *Config, v string) { c.Log.Format = v }},
+	{"DIGESTBOT_MAILGUN_SIGNING_KEY", func(c *Config, v string) { c.Bounces.Mailgun.SigningKey = v }},
+	{"DIGESTBOT_POSTMARK_PASSWORD", func(c *Config, v string) { c.Bounces.Postmark.Password = v }},
 }
 
 // DefaultAPIEndpoint is Telegram's Bot API endpoint format.
@@ -223,6 +225,22 @@ func (c *Config) validate() error {
 	d := c.Email.DKIM
 	if (d.Domain != "" || d.Selector != "" || d.KeyFile != "") && (d.Domain == "" || d.Selector == "" || d.KeyFile == "") {
 		bad("email.dkim", "domain, selector and key_file go together")
+	}
+
+	bo := &c.Bounces
+	if bo.SoftLimit < 0 {
+		bad("bounces.soft_limit", "must not be negative (0: the default, 3)")
+	}
+	if (bo.Postmark.Username == "") != (bo.Postmark.Password == "") {
+		bad("bounces.postmark", "username and password go together (or set DIGESTBOT_POSTMARK_PASSWORD)")
+	}
+	if bo.Postmark.Password != "" && len(bo.Postmark.Password) < 12 {
+		bad("bounces.postmark.password", "must be at least 12 characters: it is all that guards the webhook")
+	}
+	for _, arn := range bo.SES.TopicARNs {
+		if !strings.HasPrefix(arn, "arn:aws:sns:") && !strings.HasPrefix(arn, "arn:aws-cn:sns:") {
+			bad("bounces.ses.topic_arns", "%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+		}
 	}
 
 	t := &c.Telegram

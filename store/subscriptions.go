@@ -188,8 +188,11 @@ func (s *Store) SetSubscriptionStatus(ctx context.Context, id int64, st subscrib
 	args := []any{string(st), id}
 	switch st {
 	case subscribers.Active:
-		query += `, confirmed_at = COALESCE(confirmed_at, $3)`
+		// Back in: what a report said of the address before is history.
+		query += `, confirmed_at = COALESCE(confirmed_at, $3), status_reason = '', soft_bounces = 0`
 		args = append(args, s.d.bound(at))
+	case subscribers.Pending:
+		query += `, status_reason = '', soft_bounces = 0`
 	case subscribers.Unsubscribed:
 		query += `, unsubscribed_at = $3`
 		args = append(args, s.d.bound(at))
@@ -403,4 +406,45 @@ func (s *Store) ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Chan
 		return nil, fmt.Errorf("store: %d active %s subscriptions by id: %w", len(ids), ch, err)
 	}
 	return out, nil
+}
+
+// SetStatusReason records why a subscription left (e.g. "complained").
+func (s *Store) SetStatusReason(ctx context.Context, id int64, reason string) error {
+	return s.updateSubscription(ctx, "set status reason of", id, `UPDATE subscriptions SET status_reason = $1 WHERE id = $2`, reason, id)
+}
+
+// CountSoftBounce counts one soft bounce of subscription id at time at and
+// returns how many are counted in a row: the count starts over when the
+// last one is older than window (messages went through in between).
+func (s *Store) CountSoftBounce(ctx context.Context, id int64, at time.Time, window time.Duration) (int, error) {
+	var n int
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		var last time.Time
+		if err := tx.QueryRowContext(ctx, `SELECT soft_bounces, soft_bounced_at FROM subscriptions WHERE id = $1`, id).
+			Scan(&n, timeCol{&last}); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("subscription %d: %w", id, subscribers.ErrNotFound)
+			}
+			return err
+		}
+		if last.IsZero() || at.Sub(last) > window {
+			n = 0
+		}
+		n++
+		_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET soft_bounces = $1, soft_bounced_at = $2 WHERE id = $3`, n, s.d.bound(at), id)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: count soft bounce of %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// CountComplaints counts the subscriptions that left with a spam complaint.
+func (s *Store) CountComplaints(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM subscriptions WHERE status_reason = 'complained'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count complaints: %w", err)
+	}
+	return n, nil
 }

@@ -22,6 +22,8 @@ type Store interface {
 	SetSubscriptionStatus(ctx context.Context, id int64, st Status, at time.Time) error
 	SetSubscriptionSections(ctx context.Context, id int64, sections []string) error
 	SetLocalTime(ctx context.Context, id int64, lt *LocalTime) error
+	SetStatusReason(ctx context.Context, id int64, reason string) error
+	CountSoftBounce(ctx context.Context, id int64, at time.Time, window time.Duration) (int, error)
 	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
 	// CreateSubscriptions inserts subs in one transaction, skipping those
 	// whose (channel, address) exists; inserted counts the new ones.

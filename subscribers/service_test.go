@@ -79,6 +79,12 @@ func (m *memStore) SetLocalTime(_ context.Context, id int64, lt *LocalTime) erro
 	return nil
 }
 
+func (m *memStore) SetStatusReason(context.Context, int64, string) error { return nil }
+
+func (m *memStore) CountSoftBounce(context.Context, int64, time.Time, time.Duration) (int, error) {
+	return 1, nil
+}
+
 func (m *memStore) SetSubscriptionAddress(_ context.Context, id int64, address string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -8,7 +8,7 @@ import (
 )
 
 // stats is GET /api/v1/stats: subscriptions by channel and status, the
-// article count and the latest edition with its deliveries.
+// spam complaints, the article count and the latest edition with its deliveries.
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	subs, err := s.store.CountSubscriptions(ctx)
@@ -19,11 +19,16 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	complaints, err := s.store.CountComplaints(ctx)
+	if err != nil {
+		return err
+	}
 	out := struct {
 		Subscriptions any          `json:"subscriptions"`
+		Complaints    int          `json:"complaints"` // readers who left with a spam complaint
 		Articles      int          `json:"articles"`
 		LatestEdition *editionJSON `json:"latest_edition"`
-	}{Subscriptions: subs, Articles: n}
+	}{Subscriptions: subs, Complaints: complaints, Articles: n}
 	if out.Subscriptions == nil {
 		out.Subscriptions = struct{}{}
 	}

@@ -30,6 +30,7 @@ var (
 	descLatestInfo    = prometheus.NewDesc("digestbot_latest_edition_info", "The latest edition; the value is always 1.", []string{"date", "status"}, nil)
 	descLatestItems   = prometheus.NewDesc("digestbot_latest_edition_items", "Items in the latest edition.", nil, nil)
 	descLatestDeliv   = prometheus.NewDesc("digestbot_latest_edition_deliveries", "Deliveries of the latest edition by channel and status.", []string{"channel", "status"}, nil)
+	descComplaints    = prometheus.NewDesc("digestbot_complaints", "Subscriptions that left with a spam complaint (a provider's webhook).", nil, nil)
 	descJobs          = prometheus.NewDesc("digestbot_jobs", "Queued jobs (every instance's) by kind and state.", []string{"kind", "state"}, nil)
 	descStoreUp       = prometheus.NewDesc("digestbot_store_up", "1 when every store query of this scrape succeeded.", nil, nil)
 )
@@ -76,6 +77,11 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descLatestDeliv, float64(d.N), d.Channel, d.Status)
 			}
 		}
+	}
+	if n, err := s.store.CountComplaints(ctx); err != nil {
+		fail("count complaints", err)
+	} else {
+		gauge(descComplaints, float64(n))
 	}
 	if jobs, err := s.store.CountJobs(ctx); err != nil {
 		fail("count jobs", err)

@@ -32,6 +32,11 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /metrics", s.metricsPage)
+	if s.webhooks != nil {
+		// Signed by the providers (or basic auth): no CSRF token, no
+		// per-IP limit (a provider posts from a few addresses, a lot).
+		m.Handle("POST /webhooks/{provider}", s.webhooks)
+	}
 
 	// Admin API (its OpenAPI document lists exactly these routes).
 	for _, rt := range s.adminRoutes() {

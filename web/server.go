@@ -39,6 +39,7 @@ type Store interface {
 	SubscriberRecords(ctx context.Context, address string) ([]subscribers.Record, error)
 	ForgetSubscriber(ctx context.Context, address string) (int, error)
 	CountJobs(ctx context.Context) (map[[2]string]int64, error)
+	CountComplaints(ctx context.Context) (int, error)
 }
 
 // Subscriptions is the reader life cycle; *subscribers.Service implements it.
@@ -109,6 +110,9 @@ type Deps struct {
 	// database's figures and the HTTP request counters added. nil: a
 	// registry of the server's own.
 	Metrics *metrics.Metrics
+	// Webhooks serves POST /webhooks/{provider} (bounces.Handler); nil:
+	// 404.
+	Webhooks http.Handler
 }
 
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
@@ -131,6 +135,7 @@ type Server struct {
 	limiter     *ratelimit.Keyed
 	metrics     *metrics.Metrics
 	promHandler http.Handler
+	webhooks    http.Handler
 	adminHash   *[sha256.Size]byte // nil: admin API disabled
 }
 
@@ -179,7 +184,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		log: cfg.Log, now: cfg.Now, pages: p, css: css, tzJS: tzJS,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),
-		metrics: d.Metrics,
+		metrics: d.Metrics, webhooks: d.Webhooks,
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()

@@ -62,6 +62,7 @@ type e2eConfig struct {
 	Delivery    string // more [delivery] keys
 	PostgresDSN string // the database; "" for SQLite in dir
 	Listen      string // http.listen; "127.0.0.1:0" when empty
+	Extra       string // more tables, at the end of the file
 }
 
 // writeConfig writes dir/name: a SQLite database and outbox in dir, shared
@@ -115,6 +116,7 @@ retry_backoff = "1s"
 	if c.Telegram != "" {
 		fmt.Fprintf(&b, "[telegram]\n%s\n", c.Telegram)
 	}
+	b.WriteString(c.Extra)
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
