@@ -38,6 +38,13 @@ func (b *Bot) cmdStats(ctx context.Context, r request) error {
 	for _, ch := range []subscribers.Channel{subscribers.Email, subscribers.Telegram} {
 		fmt.Fprintf(&s, "%s: %s\n", ch, formatCounts(counts[ch]))
 	}
+	complaints, err := b.d.Store.CountComplaints(ctx)
+	if err != nil {
+		return fmt.Errorf("count complaints: %w", err)
+	}
+	if complaints > 0 {
+		fmt.Fprintf(&s, "spam complaints: %d (unsubscribed)\n", complaints)
+	}
 	eds, err := b.d.Store.ListEditions(ctx, b.cfg.Newsletter, 1)
 	if err != nil {
 		return fmt.Errorf("list editions: %w", err)

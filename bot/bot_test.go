@@ -478,6 +478,15 @@ func TestAdminCommands(t *testing.T) {
 	h.say(reader, reader, "/subscribe", 1)
 	st := h.say(admin, admin, "/stats", 1)[0]
 	wantText(t, st, "telegram: active 1", "email: none", "Last edition")
+	// A spam complaint (a provider's webhook) shows in /stats.
+	svc := &subscribers.Service{Store: h.st}
+	if _, err := h.st.CreateSubscriptions(ctx, []subscribers.Subscription{{Channel: subscribers.Email, Address: "spam@example.com", Status: subscribers.Active}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := svc.ApplyReport(ctx, "spam@example.com", subscribers.ReportComplaint, 0); err != nil || res != subscribers.ResultUnsubscribed {
+		t.Fatalf("complaint: %v %v", res, err)
+	}
+	wantText(t, h.say(admin, admin, "/stats", 1)[0], "email: unsubscribed 1", "spam complaints: 1")
 	wantText(t, h.say(admin, admin, "/help", 1)[0], "/sendnow", "/addfeed")
 }
 
