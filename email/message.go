@@ -36,6 +36,10 @@ type BuilderConfig struct {
 	// CacheSize bounds the pre-built messages kept (one per edition and
 	// sections choice); 0 means 64.
 	CacheSize int
+	// ReturnPath, when set, is the envelope sender of the message of an
+	// edition to a subscription (VERP, bounces.ReturnPath.Address); nil:
+	// the From address.
+	ReturnPath func(editionID, subscriptionID int64) string
 }
 
 // Builder turns an edition into ready-to-send email messages. Rendering and
@@ -54,6 +58,7 @@ type Builder struct {
 	dkim      *DKIMSigner
 	now       func() time.Time
 	cacheSize int
+	retPath   func(editionID, subscriptionID int64) string
 	phUnsub   string
 	phPrefs   string
 
@@ -114,6 +119,7 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 		dkim:      cfg.DKIM,
 		now:       cfg.Now,
 		cacheSize: cfg.CacheSize,
+		retPath:   cfg.ReturnPath,
 		// The placeholders have the length of a token and only letters
 		// and digits, like no token-free text would.
 		phUnsub: placeholder("Zq9UnsubscribeTokenPlaceholder"),
@@ -311,6 +317,7 @@ const rfc5322Date = "Mon, 02 Jan 2006 15:04:05 -0700"
 // Message is one subscriber's message, ready for SMTP DATA or a file.
 type Message struct {
 	To   string // envelope recipient
+	From string // envelope sender (MAIL FROM): the return path
 	Data []byte
 	Skip bool // nothing in the subscriber's sections today
 }
@@ -355,7 +362,11 @@ func (b *Builder) appendFor(dst []byte, t *template, sub subscribers.Subscriptio
 			return Message{}, err
 		}
 	}
-	return Message{To: to, Data: data}, nil
+	from := b.from.Address
+	if b.retPath != nil {
+		from = b.retPath(t.editionID, sub.ID)
+	}
+	return Message{To: to, From: from, Data: data}, nil
 }
 
 func (b *Builder) dateOf(now time.Time) string {

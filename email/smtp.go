@@ -299,10 +299,11 @@ type stage struct {
 	it      *smtpItem
 	msg     []byte
 	rcpt    string
-	buf     int  // which of bufs holds msg
-	written bool // MAIL, RCPT and DATA are on the wire, replies unread
-	retried bool // already re-sent once on a fresh connection
-	reused  bool // the connection had carried a transaction before this one
+	from    string // envelope sender: the return path
+	buf     int    // which of bufs holds msg
+	written bool   // MAIL, RCPT and DATA are on the wire, replies unread
+	retried bool   // already re-sent once on a fresh connection
+	reused  bool   // the connection had carried a transaction before this one
 }
 
 func (w *smtpConn) run() {
@@ -336,7 +337,7 @@ func (w *smtpConn) run() {
 func (w *smtpConn) prepare(st *stage) bool {
 	it := st.it
 	if it.tmpl == nil {
-		st.msg, st.rcpt = it.raw, it.rcpt
+		st.msg, st.rcpt, st.from = it.raw, it.rcpt, w.s.from
 		return true
 	}
 	m, err := w.s.b.appendFor(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
@@ -354,7 +355,7 @@ func (w *smtpConn) prepare(st *stage) bool {
 	if cap(m.Data) > cap(w.bufs[st.buf]) && w.s.b.dkim == nil {
 		w.bufs[st.buf] = m.Data[:0]
 	}
-	st.msg, st.rcpt = m.Data, m.To
+	st.msg, st.rcpt, st.from = m.Data, m.To, m.From
 	return true
 }
 
@@ -387,7 +388,7 @@ func (w *smtpConn) transact(st stage) stage {
 			return stage{}
 		}
 		st.reused = w.used
-		w.writeEnvelope(st.rcpt)
+		w.writeEnvelope(st.from, st.rcpt)
 		if err := w.flush(); err != nil {
 			return w.lost(st, err)
 		}
@@ -422,7 +423,7 @@ func (w *smtpConn) transact(st stage) stage {
 			next.it = nx
 			if nx.ctx.Err() == nil && w.prepare(&next) {
 				if s.lim == nil || s.lim.Allow() {
-					w.writeEnvelope(next.rcpt)
+					w.writeEnvelope(next.from, next.rcpt)
 					next.written, next.reused = true, true
 				}
 			} else if nx.ctx.Err() != nil {
@@ -490,11 +491,15 @@ func (w *smtpConn) lost(st stage, err error) stage {
 	return stage{}
 }
 
-func (w *smtpConn) writeEnvelope(rcpt string) {
+func (w *smtpConn) writeEnvelope(from, rcpt string) {
 	tw := w.c.Text.W
-	// The addresses passed addrSpec: no CR, LF or ">" can end the line.
+	// The addresses passed addrSpec (the return path is ours: base32 and
+	// the configured domain): no CR, LF or ">" can end the line.
+	if from == "" {
+		from = w.s.from
+	}
 	_, _ = tw.WriteString("MAIL FROM:<")
-	_, _ = tw.WriteString(w.s.from)
+	_, _ = tw.WriteString(from)
 	_, _ = tw.WriteString(">\r\n")
 	if w.pipelining {
 		// RFC 2920 §3.1: DATA may end a group; RCPT needs no reply first.

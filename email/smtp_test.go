@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digestbot/digestbot/bounces"
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/email"
 	"github.com/digestbot/digestbot/email/emailtest"
@@ -412,5 +413,37 @@ func TestSMTPWithoutPipelining(t *testing.T) {
 	}
 	if violations.Load() != 0 || accepted.Load() != 11 || resets.Load() != 1 {
 		t.Errorf("%d pipelining violations, %d accepted, %d RSET", violations.Load(), accepted.Load(), resets.Load())
+	}
+}
+
+// TestSMTPReturnPath: with a VERP return path, each message's envelope
+// sender names its own delivery, signed; the From header is unchanged.
+func TestSMTPReturnPath(t *testing.T) {
+	srv := emailtest.Start(t, 0)
+	rp := bounces.ReturnPath{Domain: "bounces.example.com", Secret: emailtest.Secret}
+	tokens := subscribers.NewTokens(emailtest.Secret, nil)
+	b, err := email.NewBuilder(email.BuilderConfig{From: emailtest.From, Render: emailtest.RenderOptions(), Tokens: tokens,
+		ReturnPath: rp.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+	subs := emailtest.Subs(40, 12)
+	if _, err := s.Send(context.Background(), emailtest.Edition(7, "2026-01-05"), subs); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.ByRecipient()
+	for _, sub := range subs {
+		ms := got[sub.Address]
+		if len(ms) != 1 {
+			t.Fatalf("%s got %d messages", sub.Address, len(ms))
+		}
+		ed, id, err := rp.Parse(ms[0].From)
+		if err != nil || ed != 7 || id != sub.ID || !strings.HasPrefix(ms[0].From, "bounces+") {
+			t.Errorf("%s: envelope from %q → edition %d, subscription %d, %v", sub.Address, ms[0].From, ed, id, err)
+		}
+		if m := emailtest.ParseMessage(t, ms[0].Data); !strings.Contains(m.Header.Get("From"), "news@example.com") {
+			t.Errorf("From header %q", m.Header.Get("From"))
+		}
 	}
 }
