@@ -41,6 +41,7 @@ type App struct {
 	tg        *telegram.Client // nil when Telegram is off
 	lead      *leader          // serve's leadership (Run sets what it runs)
 	metrics   *metrics.Metrics
+	reports   *bounces.Listener // inbound DSN/ARF listener; nil when bounces.listen is empty
 	bot       *bot.Bot // nil when Telegram is off
 	web       *web.Server
 
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Render:            RenderOptions(cfg),
 		Tokens:            tokens,
 		DKIM:              dkim,
+		ReturnPath:        a.returnPath(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -182,6 +184,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 
 	bc := cfg.Bounces
+	if bc.Listen != "" {
+		a.reports = &bounces.Listener{Addr: bc.Listen, ReturnPath: a.verp(cfg), Apply: subs, SoftLimit: bc.SoftLimit, Log: log}
+	}
 	hooks, err := bounces.New(bounces.Config{
 		SoftLimit: bc.SoftLimit, MailgunSigningKey: bc.Mailgun.SigningKey, SendGridPublicKey: bc.SendGrid.PublicKey,
 		PostmarkUser: bc.Postmark.Username, PostmarkPassword: bc.Postmark.Password, SESTopicARNs: bc.SES.TopicARNs, Log: log,
@@ -274,4 +279,18 @@ func (a *App) registerGauges() error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// returnPath is the VERP envelope sender of each message when
+// bounces.return_path_domain is set; nil otherwise (the From address).
+func (a *App) returnPath(cfg config.Config) func(editionID, subscriptionID int64) string {
+	if cfg.Bounces.ReturnPathDomain == "" {
+		return nil
+	}
+	return a.verp(cfg).Address
+}
+
+func (a *App) verp(cfg config.Config) bounces.ReturnPath {
+	b := cfg.Bounces
+	return bounces.ReturnPath{Local: b.ReturnPathLocal, Domain: b.ReturnPathDomain, Secret: cfg.Security.Secret}
 }

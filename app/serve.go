@@ -48,6 +48,9 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	}
 
 	part("delivery", a.fanout.Run)
+	if a.reports != nil {
+		part("bounces", func(ctx context.Context) error { return a.reports.Run(ctx, nil) })
+	}
 	a.lead.run = a.leaderParts(sched)
 	part("leader", a.lead.Run)
 

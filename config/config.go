@@ -28,7 +28,13 @@ type Config struct {
 // (POST /webhooks/{provider}); a provider without its secret is off.
 type Bounces struct {
 	SoftLimit int `toml:"soft_limit"` // soft bounces in a row that count as a bounce
-	Mailgun   struct {
+	// ReturnPathDomain turns VERP on: each message's envelope sender is
+	// ReturnPathLocal+TOKEN@ReturnPathDomain.
+	ReturnPathDomain string `toml:"return_path_domain"`
+	ReturnPathLocal  string `toml:"return_path_local"` // "bounces" when empty
+	// Listen is the inbound SMTP listener for DSN and ARF reports ("" off).
+	Listen  string `toml:"listen"`
+	Mailgun struct {
 		SigningKey string `toml:"signing_key"`
 	} `toml:"mailgun"`
 	SendGrid struct {

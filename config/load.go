@@ -228,6 +228,22 @@ func (c *Config) validate() error {
 	}
 
 	bo := &c.Bounces
+	if bo.Listen != "" && bo.ReturnPathDomain == "" {
+		bad("bounces.listen", "needs bounces.return_path_domain: only mail for the return paths is accepted")
+	}
+	if d := bo.ReturnPathDomain; d != "" {
+		if _, err := mail.ParseAddress("x@" + d); err != nil || strings.ContainsAny(d, "@<> ") {
+			bad("bounces.return_path_domain", "%q is not a domain name", d)
+		}
+	}
+	if l := bo.ReturnPathLocal; l != "" {
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+				bad("bounces.return_path_local", "%q: use lower-case letters, digits, '-', '.' or '_'", l)
+				break
+			}
+		}
+	}
 	if bo.SoftLimit < 0 {
 		bad("bounces.soft_limit", "must not be negative (0: the default, 3)")
 	}

@@ -59,6 +59,29 @@ func (s *Service) ApplyReport(ctx context.Context, address string, kind ReportKi
 	if err != nil {
 		return "", fmt.Errorf("subscribers: report for %s: %w", kind, err)
 	}
+	return s.applyReport(ctx, sub, kind, softLimit)
+}
+
+// ApplyReportByID is ApplyReport for a report that names its subscription
+// (a VERP return path's token).
+func (s *Service) ApplyReportByID(ctx context.Context, id int64, kind ReportKind, softLimit int) (ReportResult, error) {
+	sub, err := s.Store.GetSubscription(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return ResultIgnored, nil // erased since (subscribers delete)
+	}
+	if err != nil {
+		return "", fmt.Errorf("subscribers: report for %s: %w", kind, err)
+	}
+	if sub.Channel != Email {
+		return ResultIgnored, nil
+	}
+	return s.applyReport(ctx, sub, kind, softLimit)
+}
+
+func (s *Service) applyReport(ctx context.Context, sub Subscription, kind ReportKind, softLimit int) (ReportResult, error) {
+	if softLimit <= 0 {
+		softLimit = 3
+	}
 	if sub.Status != Active && sub.Status != Pending {
 		return ResultIgnored, nil
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
 )
 
 // TestE2EBounceWebhook: serve configured with a Mailgun signing key takes
@@ -80,4 +82,111 @@ func TestE2EBounceWebhook(t *testing.T) {
 	if !strings.Contains(s.logs.String(), "webhook refused") {
 		t.Errorf("the forged post was not logged:\n%s", s.logs)
 	}
+}
+
+// TestE2EReturnPathAndReports: with bounces.return_path_domain set,
+// send-now's messages carry a return path of their own; a DSN sent back to
+// one of them at serve's report listener bounces exactly that reader, and
+// an ARF report unsubscribes another.
+func TestE2EReturnPathAndReports(t *testing.T) {
+	dir := t.TempDir()
+	sink := startSink(t, true)
+	listen := freeAddr(t)
+	cfg := writeConfig(t, dir, "config.toml", e2eConfig{SMTPPort: sink.Port, MaxItems: 5,
+		Extra: fmt.Sprintf("[bounces]\nreturn_path_domain = \"bounces.news.example\"\nlisten = %q\n", listen)})
+	csv := filepath.Join(dir, "subs.csv")
+	if err := os.WriteFile(csv, []byte("email\nr1@example.org\nr2@example.org\nr3@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, "subscribers", "import", "--config", cfg, csv)
+	importFixtures(t, cfg)
+	mustRun(t, 0, "send-now", "--config", cfg)
+	froms := map[string]string{}
+	for _, rcpt := range []string{"r1@example.org", "r2@example.org", "r3@example.org"} {
+		ms := sink.Messages(rcpt)
+		if len(ms) != 1 || !strings.HasPrefix(ms[0].From, "bounces+") || !strings.HasSuffix(ms[0].From, "@bounces.news.example") {
+			t.Fatalf("%s: %d messages, envelope from %v", rcpt, len(ms), ms)
+		}
+		froms[rcpt] = ms[0].From
+	}
+	if froms["r1@example.org"] == froms["r2@example.org"] {
+		t.Fatal("two readers share a return path")
+	}
+
+	s := startServe(t, cfg)
+	send := func(to, body string) error {
+		c, err := gosmtp.Dial(listen)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.SendMail("", []string{to}, strings.NewReader(strings.ReplaceAll(body, "\n", "\r\n")))
+	}
+	var err error
+	for try := 0; try < 50; try++ { // the listener starts with serve
+		if err = send(froms["r1@example.org"], dsnReport("5.1.1")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("DSN to the listener: %v", err)
+	}
+	if err := send(froms["r2@example.org"], arfReport()); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("bounces+forgedtoken@bounces.news.example", dsnReport("5.1.1")); err == nil {
+		t.Error("a forged return path was accepted")
+	}
+	st := subscriberStatuses(t, s)
+	if st["email:r1@example.org"] != "bounced" || st["email:r2@example.org"] != "unsubscribed" || st["email:r3@example.org"] != "active" {
+		t.Errorf("after the reports: %v", st)
+	}
+}
+
+func dsnReport(status string) string {
+	return `From: MAILER-DAEMON@mx.example.org
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; r1@example.org
+Action: failed
+Status: ` + status + `
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--b1--
+`
+}
+
+func arfReport() string {
+	return `From: fbl@isp.example
+Subject: Abuse report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b2"
+
+--b2
+Content-Type: text/plain
+
+This is an abuse report.
+
+--b2
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: FBL/1.0
+Version: 1
+
+--b2--
+`
 }
