@@ -42,7 +42,7 @@ type App struct {
 	lead      *leader          // serve's leadership (Run sets what it runs)
 	metrics   *metrics.Metrics
 	reports   *bounces.Listener // inbound DSN/ARF listener; nil when bounces.listen is empty
-	bot       *bot.Bot // nil when Telegram is off
+	bot       *bot.Bot          // nil when Telegram is off
 	web       *web.Server
 
 	closers []func() error

@@ -85,8 +85,10 @@ func (l *Listener) Run(ctx context.Context, ready func(addr string)) error {
 
 type slogLogger struct{ log *slog.Logger }
 
-func (s slogLogger) Printf(format string, v ...any) { s.log.Warn("bounces: smtp: " + fmt.Sprintf(format, v...)) }
-func (s slogLogger) Println(v ...any)               { s.log.Warn("bounces: smtp: " + fmt.Sprint(v...)) }
+func (s slogLogger) Printf(format string, v ...any) {
+	s.log.Warn("bounces: smtp: " + fmt.Sprintf(format, v...))
+}
+func (s slogLogger) Println(v ...any) { s.log.Warn("bounces: smtp: " + fmt.Sprint(v...)) }
 
 type backend struct {
 	l   *Listener
