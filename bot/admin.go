@@ -60,6 +60,14 @@ func (b *Bot) cmdStats(ctx context.Context, r request) error {
 		return fmt.Errorf("delivery stats of %d: %w", ed.ID, err)
 	}
 	s.WriteString(formatDeliveries(dc))
+	reps, err := b.d.Store.EditionReports(ctx, ed.ID)
+	if err != nil {
+		return fmt.Errorf("reports of %d: %w", ed.ID, err)
+	}
+	if len(reps) > 0 {
+		fmt.Fprintf(&s, "\nLate reports: %d bounced, %d soft bounces, %d spam complaints\n",
+			reps[string(subscribers.ReportHard)], reps[string(subscribers.ReportSoft)], reps[string(subscribers.ReportComplaint)])
+	}
 	return b.reply(ctx, r.chat, s.String(), nil)
 }
 

@@ -80,6 +80,7 @@ type Store interface {
 	FindSubscription(ctx context.Context, ch subscribers.Channel, address string) (subscribers.Subscription, error)
 	CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error)
 	CountComplaints(ctx context.Context) (int, error)
+	EditionReports(ctx context.Context, editionID int64) (map[string]int, error)
 	ForgetSubscriber(ctx context.Context, address string) (int, error)
 
 	GetEdition(ctx context.Context, id int64) (digest.Edition, error)

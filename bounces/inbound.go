@@ -21,7 +21,7 @@ import (
 // IDApplier changes a subscription named by id as a report says;
 // *subscribers.Service implements it.
 type IDApplier interface {
-	ApplyReportByID(ctx context.Context, id int64, kind subscribers.ReportKind, softLimit int) (subscribers.ReportResult, error)
+	ApplyReportByID(ctx context.Context, editionID, id int64, kind subscribers.ReportKind, softLimit int) (subscribers.ReportResult, error)
 }
 
 // Listener is the inbound SMTP server for the reports that come back to the
@@ -138,7 +138,7 @@ func (s *session) Data(r io.Reader) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, d := range s.rcpts {
-		res, err := s.b.l.Apply.ApplyReportByID(ctx, d.subscription, kind, s.b.l.SoftLimit)
+		res, err := s.b.l.Apply.ApplyReportByID(ctx, d.edition, d.subscription, kind, s.b.l.SoftLimit)
 		if err != nil {
 			log.Error("bounces: report not applied", slog.Int64("subscription_id", d.subscription), slog.Any("error", err))
 			// 451: the reporting MTA keeps the report and tries again.

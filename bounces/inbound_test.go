@@ -9,6 +9,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/digestbot/digestbot/bounces"
+	"github.com/digestbot/digestbot/digest"
 	"github.com/digestbot/digestbot/store"
 	"github.com/digestbot/digestbot/store/storetest"
 	"github.com/digestbot/digestbot/subscribers"
@@ -141,13 +142,17 @@ func TestInboundReports(t *testing.T) {
 				t.Errorf("after %d soft bounces: %s, want %s", i+1, got, want)
 			}
 		}
-		if err := send(rp.Address(1, id("hard@example.org")), dsn("hard@example.org", "failed", "5.1.1")); err != nil {
+		ed, _, err := st.CreateEdition(ctx, digest.Edition{Date: "2026-12-07", Title: "Daily Headlines"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := send(rp.Address(ed.ID, id("hard@example.org")), dsn("hard@example.org", "failed", "5.1.1")); err != nil {
 			t.Fatal(err)
 		}
 		if err := send(rp.Address(1, id("late@example.org")), dsn("late@example.org", "delayed", "4.4.7")); err != nil {
 			t.Fatal(err)
 		}
-		if err := send(rp.Address(1, id("spam@example.org")), arf("spam@example.org", "abuse")); err != nil {
+		if err := send(rp.Address(ed.ID, id("spam@example.org")), arf("spam@example.org", "abuse")); err != nil {
 			t.Fatal(err)
 		}
 		if err := send(rp.Address(1, id("kept@example.org")), arf("kept@example.org", "not-spam")); err != nil {
@@ -175,6 +180,11 @@ func TestInboundReports(t *testing.T) {
 		}
 		if n, _ := st.CountComplaints(ctx); n != 1 {
 			t.Errorf("%d complaints counted", n)
+		}
+		// Counted against the edition the tokens named (reports naming
+		// editions that do not exist count nowhere, and are still applied).
+		if got, err := st.EditionReports(ctx, ed.ID); err != nil || got["hard"] != 1 || got["complaint"] != 1 || len(got) != 2 {
+			t.Errorf("edition %d reports %v, %v; want 1 hard, 1 complaint", ed.ID, got, err)
 		}
 	})
 }

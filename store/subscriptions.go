@@ -448,3 +448,50 @@ func (s *Store) CountComplaints(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// RecordReport counts one late report of kind ("hard", "soft",
+// "complaint") against an edition; an edition that no longer exists counts
+// nothing.
+func (s *Store) RecordReport(ctx context.Context, editionID int64, kind string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO edition_reports (edition_id, kind, n)
+		SELECT id, $2, 1 FROM editions WHERE id = $1
+		ON CONFLICT (edition_id, kind) DO UPDATE SET n = edition_reports.n + 1`, editionID, kind)
+	if err != nil {
+		return fmt.Errorf("store: record %s report of edition %d: %w", kind, editionID, err)
+	}
+	return nil
+}
+
+// EditionReports returns the late reports counted against an edition, by
+// kind.
+func (s *Store) EditionReports(ctx context.Context, editionID int64) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, n FROM edition_reports WHERE edition_id = $1`, editionID)
+	if err != nil {
+		return nil, fmt.Errorf("store: reports of edition %d: %w", editionID, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("store: reports of edition %d: %w", editionID, err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: reports of edition %d: %w", editionID, err)
+	}
+	return out, nil
+}
+
+// LastSentEdition is the latest edition recorded as sent to a subscription
+// (0: none): what a report that names no edition is about.
+func (s *Store) LastSentEdition(ctx context.Context, subscriptionID int64) (int64, error) {
+	var id sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(edition_id) FROM deliveries WHERE subscription_id = $1 AND status = 'sent'`,
+		subscriptionID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last edition sent to %d: %w", subscriptionID, err)
+	}
+	return id.Int64, nil
+}

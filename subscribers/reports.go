@@ -59,12 +59,16 @@ func (s *Service) ApplyReport(ctx context.Context, address string, kind ReportKi
 	if err != nil {
 		return "", fmt.Errorf("subscribers: report for %s: %w", kind, err)
 	}
-	return s.applyReport(ctx, sub, kind, softLimit)
+	edition, err := s.Store.LastSentEdition(ctx, sub.ID)
+	if err != nil {
+		return "", fmt.Errorf("subscribers: report for %s: %w", kind, err)
+	}
+	return s.applyReport(ctx, sub, edition, kind, softLimit)
 }
 
-// ApplyReportByID is ApplyReport for a report that names its subscription
-// (a VERP return path's token).
-func (s *Service) ApplyReportByID(ctx context.Context, id int64, kind ReportKind, softLimit int) (ReportResult, error) {
+// ApplyReportByID is ApplyReport for a report that names its edition and
+// subscription (a VERP return path's token).
+func (s *Service) ApplyReportByID(ctx context.Context, editionID, id int64, kind ReportKind, softLimit int) (ReportResult, error) {
 	sub, err := s.Store.GetSubscription(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return ResultIgnored, nil // erased since (subscribers delete)
@@ -75,15 +79,22 @@ func (s *Service) ApplyReportByID(ctx context.Context, id int64, kind ReportKind
 	if sub.Channel != Email {
 		return ResultIgnored, nil
 	}
-	return s.applyReport(ctx, sub, kind, softLimit)
+	return s.applyReport(ctx, sub, editionID, kind, softLimit)
 }
 
-func (s *Service) applyReport(ctx context.Context, sub Subscription, kind ReportKind, softLimit int) (ReportResult, error) {
+// applyReport changes sub and counts the report against edition (0: none
+// known).
+func (s *Service) applyReport(ctx context.Context, sub Subscription, edition int64, kind ReportKind, softLimit int) (ReportResult, error) {
 	if softLimit <= 0 {
 		softLimit = 3
 	}
 	if sub.Status != Active && sub.Status != Pending {
 		return ResultIgnored, nil
+	}
+	if edition > 0 {
+		if err := s.Store.RecordReport(ctx, edition, string(kind)); err != nil {
+			return "", fmt.Errorf("subscribers: %w", err)
+		}
 	}
 	now := s.now()
 	log := s.log().With(slog.Int64("subscription_id", sub.ID), slog.String("report", string(kind)))

@@ -24,6 +24,8 @@ type Store interface {
 	SetLocalTime(ctx context.Context, id int64, lt *LocalTime) error
 	SetStatusReason(ctx context.Context, id int64, reason string) error
 	CountSoftBounce(ctx context.Context, id int64, at time.Time, window time.Duration) (int, error)
+	RecordReport(ctx context.Context, editionID int64, kind string) error
+	LastSentEdition(ctx context.Context, subscriptionID int64) (int64, error)
 	SetSubscriptionAddress(ctx context.Context, id int64, address string) error
 	// CreateSubscriptions inserts subs in one transaction, skipping those
 	// whose (channel, address) exists; inserted counts the new ones.

@@ -81,6 +81,10 @@ func (m *memStore) SetLocalTime(_ context.Context, id int64, lt *LocalTime) erro
 
 func (m *memStore) SetStatusReason(context.Context, int64, string) error { return nil }
 
+func (m *memStore) RecordReport(context.Context, int64, string) error { return nil }
+
+func (m *memStore) LastSentEdition(context.Context, int64) (int64, error) { return 0, nil }
+
 func (m *memStore) CountSoftBounce(context.Context, int64, time.Time, time.Duration) (int, error) {
 	return 1, nil
 }

@@ -24,6 +24,9 @@ type editionJSON struct {
 	SentAt     *time.Time      `json:"sent_at,omitempty"`
 	Items      []digest.Item   `json:"items"`
 	Deliveries []deliveryCount `json:"deliveries"`
+	// Reports are the late bounces and complaints counted against the
+	// edition, by kind (hard, soft, complaint).
+	Reports map[string]int `json:"reports,omitempty"`
 }
 
 type deliveryCount struct {
@@ -89,6 +92,10 @@ func (s *Server) getEdition(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toEditionJSON(e, stats))
+	out := toEditionJSON(e, stats)
+	if out.Reports, err = s.store.EditionReports(r.Context(), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

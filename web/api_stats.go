@@ -42,6 +42,9 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		ej := toEditionJSON(e, d)
+		if ej.Reports, err = s.store.EditionReports(ctx, e.ID); err != nil {
+			return err
+		}
 		ej.Items = nil // counts, not content
 		out.LatestEdition = &ej
 	}

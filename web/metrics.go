@@ -29,6 +29,7 @@ var (
 	descArticles      = prometheus.NewDesc("digestbot_articles", "Stored articles.", nil, nil)
 	descLatestInfo    = prometheus.NewDesc("digestbot_latest_edition_info", "The latest edition; the value is always 1.", []string{"date", "status"}, nil)
 	descLatestItems   = prometheus.NewDesc("digestbot_latest_edition_items", "Items in the latest edition.", nil, nil)
+	descLatestReports = prometheus.NewDesc("digestbot_latest_edition_reports", "Late bounces and complaints counted against the latest edition, by kind (hard, soft, complaint).", []string{"kind"}, nil)
 	descLatestDeliv   = prometheus.NewDesc("digestbot_latest_edition_deliveries", "Deliveries of the latest edition by channel and status.", []string{"channel", "status"}, nil)
 	descComplaints    = prometheus.NewDesc("digestbot_complaints", "Subscriptions that left with a spam complaint (a provider's webhook).", nil, nil)
 	descJobs          = prometheus.NewDesc("digestbot_jobs", "Queued jobs (every instance's) by kind and state.", []string{"kind", "state"}, nil)
@@ -70,6 +71,13 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	default:
 		gauge(descLatestInfo, 1, e.Date, e.Status)
 		gauge(descLatestItems, float64(len(e.Items)))
+		if reps, err := s.store.EditionReports(ctx, e.ID); err != nil {
+			fail("edition reports", err)
+		} else {
+			for k, n := range reps {
+				gauge(descLatestReports, float64(n), k)
+			}
+		}
 		if stats, err := s.store.DeliveryStats(ctx, e.ID); err != nil {
 			fail("delivery stats", err)
 		} else {

@@ -40,6 +40,7 @@ type Store interface {
 	ForgetSubscriber(ctx context.Context, address string) (int, error)
 	CountJobs(ctx context.Context) (map[[2]string]int64, error)
 	CountComplaints(ctx context.Context) (int, error)
+	EditionReports(ctx context.Context, editionID int64) (map[string]int, error)
 }
 
 // Subscriptions is the reader life cycle; *subscribers.Service implements it.

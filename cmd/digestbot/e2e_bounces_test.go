@@ -142,6 +142,26 @@ func TestE2EReturnPathAndReports(t *testing.T) {
 	if st["email:r1@example.org"] != "bounced" || st["email:r2@example.org"] != "unsubscribed" || st["email:r3@example.org"] != "active" {
 		t.Errorf("after the reports: %v", st)
 	}
+	// Counted against the edition the return paths named.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr+"/api/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats struct {
+		Complaints    int `json:"complaints"`
+		LatestEdition struct {
+			Reports map[string]int `json:"reports"`
+		} `json:"latest_edition"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if r := stats.LatestEdition.Reports; r["hard"] != 1 || r["complaint"] != 1 || stats.Complaints != 1 {
+		t.Errorf("stats: latest edition's reports %v, complaints %d", r, stats.Complaints)
+	}
 }
 
 func dsnReport(status string) string {
