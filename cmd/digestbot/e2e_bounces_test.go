@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,6 +162,19 @@ func TestE2EReturnPathAndReports(t *testing.T) {
 	}
 	if r := stats.LatestEdition.Reports; r["hard"] != 1 || r["complaint"] != 1 || stats.Complaints != 1 {
 		t.Errorf("stats: latest edition's reports %v, complaints %d", r, stats.Complaints)
+	}
+
+	// The reader whose address bounced signs up again: double opt-in.
+	b := newBrowser(t)
+	_, page := b.get(s.URL(e2eBaseURL + "/"))
+	if code, _ := b.post(s.URL(e2eBaseURL+"/subscribe"), url.Values{"csrf_token": {csrfToken(t, page)}, "email": {"r1@example.org"}}); code != http.StatusOK {
+		t.Fatalf("signup again: %d", code)
+	}
+	if st := subscriberStatuses(t, s); st["email:r1@example.org"] != "pending" {
+		t.Errorf("after signing up again: %s, want pending", st["email:r1@example.org"])
+	}
+	if ms := sink.Messages("r1@example.org"); len(ms) != 2 || !strings.Contains(string(ms[1].Data), "/confirm/") {
+		t.Errorf("r1 has %d messages; want the digest and a confirmation", len(ms))
 	}
 }
 
