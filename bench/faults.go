@@ -30,8 +30,13 @@ package main
 //     finishes: 0 lost, at most 64 repeated. Skipped where tmpfs cannot be
 //     mounted (not root).
 //
-// Not here: a read-only data directory (root, which CI runs as, writes
-// through file modes).
+//   - the data directory read-only: the store's directory bind-mounted
+//     read-only (root writes through file modes, so a mount it is) when
+//     send-now starts: it exits 1 with the error and sends nothing; the
+//     directory made writable again, the next run sends to everyone: 0
+//     lost, 0 repeated. (A file system cannot turn read-only under
+//     SQLite's open files: the kernel refuses the remount while files are
+//     open for writing.) Skipped where it cannot mount.
 
 import (
 	"cmp"
@@ -113,6 +118,8 @@ func (b *bench) faults(ctx context.Context, o faultOptions, out io.Writer) (ok b
 		note(r, err)
 		r, err = b.faultDiskFull(ctx, o.N)
 		note(r, err)
+		r, err = b.faultReadOnly(ctx, o.N)
+		note(r, err)
 	})
 	wg.Go(func() {
 		r, err := b.faultSMTPDown(ctx, o.N, o.Down)
@@ -128,7 +135,7 @@ func (b *bench) faults(ctx context.Context, o faultOptions, out io.Writer) (ok b
 	}
 	order := map[string]int{}
 	for i, n := range []string{"kill -9 at 10%", "kill -9 at 30%", "kill -9 at 50%", "kill -9 at 70%", "kill -9 at 90%",
-		"SMTP down for", "SMTP 20% 4xx", "PostgreSQL restarted, down", "data directory full", "Telegram 429 storm, 10% 500, 2% replies lost"} {
+		"SMTP down for", "SMTP 20% 4xx", "PostgreSQL restarted, down", "data directory full", "data directory read-only", "Telegram 429 storm, 10% 500, 2% replies lost"} {
 		order[n] = i
 	}
 	slices.SortStableFunc(results, func(a, b faultResult) int {
@@ -598,6 +605,72 @@ func (b *bench) faultDiskFull(ctx context.Context, n int) (faultResult, error) {
 	}
 	tally(&r, srv.counts(), emailReaders(n), 1)
 	r.note += "; integrity ok"
+	return r, nil
+}
+
+// faultReadOnly runs send-now with the store's directory mounted
+// read-only, then writable again.
+func (b *bench) faultReadOnly(ctx context.Context, n int) (faultResult, error) {
+	r := faultResult{name: "data directory read-only", bound: 0}
+	srv, err := startFaultSMTP()
+	if err != nil {
+		return r, err
+	}
+	defer srv.close()
+	data := filepath.Join(b.dir, "ro-data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return r, err
+	}
+	cfg, err := b.faultSetupDB("read-only", n, srv, "", "sqlite", filepath.Join(data, "digestbot.db"))
+	if err != nil {
+		return r, err
+	}
+	// The same directory, through a read-only bind mount: the config of
+	// the failing run points there.
+	ro := filepath.Join(b.dir, "ro-mnt")
+	if err := os.MkdirAll(ro, 0o755); err != nil {
+		return r, err
+	}
+	if out, err := exec.Command("mount", "--bind", data, ro).CombinedOutput(); err != nil {
+		r.note = "skipped: cannot bind-mount: " + strings.TrimSpace(string(out))
+		return r, nil
+	}
+	defer exec.Command("umount", "-l", ro).Run()
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", ro).CombinedOutput(); err != nil {
+		r.note = "skipped: cannot remount read-only: " + strings.TrimSpace(string(out))
+		return r, nil
+	}
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		return r, err
+	}
+	roCfg := filepath.Join(filepath.Dir(cfg), "config-ro.toml")
+	if err := os.WriteFile(roCfg, []byte(strings.ReplaceAll(string(text), data, ro)), 0o644); err != nil {
+		return r, err
+	}
+	t0 := time.Now()
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	code, out, err := b.sendNow(fctx, roCfg, nil)
+	timedOut := fctx.Err() != nil
+	cancel()
+	if err != nil {
+		return r, err
+	}
+	_ = os.WriteFile(filepath.Join(filepath.Dir(cfg), "send-now-ro.log"), []byte(out), 0o644)
+	switch {
+	case timedOut:
+		r.note, r.hung = "the run on the read-only directory did not end within 2 minutes", true
+	case code == 0:
+		r.note, r.hung = "send-now exited 0 on a read-only directory", true
+	default:
+		r.note = fmt.Sprintf("read-only: exit %d, %q, %d sent", code, firstError(out), srv.total())
+	}
+	runs, err := b.finish(ctx, cfg, true)
+	r.runs, r.took = runs+1, time.Since(t0)
+	if err != nil {
+		return r, err
+	}
+	tally(&r, srv.counts(), emailReaders(n), 1)
 	return r, nil
 }
 

@@ -157,6 +157,11 @@ func openSQLite(ctx context.Context, dsn string, log *slog.Logger) (*Store, erro
 	db.SetConnMaxLifetime(0)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
+		if dir := filepath.Dir(path); path != "" && path != ":memory:" && !writable(dir) {
+			// SQLite only says "unable to open database file": WAL mode
+			// writes beside the database even to read it.
+			return nil, fmt.Errorf("store: open sqlite: the data directory %s is not writable (read-only file system or permissions): %w", dir, err)
+		}
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
 	return &Store{
@@ -290,4 +295,17 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 	}
 	committed = true
 	return nil
+}
+
+// writable reports whether this process may create files in dir (a
+// read-only mount refuses even root).
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".digestbot-write-check-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	_ = f.Close()
+	_ = os.Remove(name)
+	return true
 }
