@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -42,8 +44,9 @@ var (
 // HMAC-SHA256 over purpose, subscription id and expiry, keyed by
 // security.secret and truncated to 128 bits.
 type Tokens struct {
-	key []byte
-	now func() time.Time
+	key  []byte
+	now  func() time.Time
+	macs sync.Pool // of hash.Hash: HMAC-SHA256 under key, its pads computed once
 }
 
 // NewTokens returns a token signer. now may be nil for time.Now.
@@ -94,7 +97,14 @@ func (t *Tokens) Check(p Purpose, token string) (int64, error) {
 }
 
 func (t *Tokens) mac(b []byte) []byte {
-	m := hmac.New(sha256.New, t.key)
+	m, ok := t.macs.Get().(hash.Hash)
+	if !ok {
+		m = hmac.New(sha256.New, t.key)
+	}
+	m.Reset()
 	m.Write(b)
-	return m.Sum(nil)[:16]
+	var sum [sha256.Size]byte
+	out := m.Sum(sum[:0])[:16]
+	t.macs.Put(m)
+	return out
 }

@@ -80,3 +80,11 @@ func FuzzTokenCheck(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTokenMake: every digest message carries two tokens.
+func BenchmarkTokenMake(b *testing.B) {
+	t := NewTokens("secret-0123456789abcdef", nil)
+	for i := 0; b.Loop(); i++ {
+		_ = t.Make(PurposeUnsubscribe, int64(i))
+	}
+}
