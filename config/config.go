@@ -4,7 +4,10 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,6 +15,11 @@ import (
 // SPEC §4; config.example.toml documents each.
 type Config struct {
 	Newsletter Newsletter `toml:"newsletter"`
+	// Newsletters are the letters this instance sends ([[newsletters]]);
+	// empty in the file means one, [newsletter] itself. After Load it holds
+	// every letter, each with [newsletter]'s values where it left a key
+	// out, and Newsletter is the first of them: the default one.
+	Newsletters []Newsletter `toml:"newsletters"`
 	Database   Database   `toml:"database"`
 	HTTP       HTTP       `toml:"http"`
 	Security   Security   `toml:"security"`
@@ -22,6 +30,8 @@ type Config struct {
 	Delivery   Delivery   `toml:"delivery"`
 	Log        Log        `toml:"log"`
 	Bounces    Bounces    `toml:"bounces"`
+
+	severalInFile bool // the file has [[newsletters]]: errors name them by index
 }
 
 // Bounces configures the providers' bounce and complaint webhooks
@@ -66,7 +76,12 @@ type Delivery struct {
 	MaxUnrecorded int `toml:"max_unrecorded"`
 }
 
+// Newsletter is one letter: its edition, schedule and sender. BaseURL and
+// PostalAddress are the instance's (the first letter's).
 type Newsletter struct {
+	// Slug names the letter in URLs, commands and the store: lower-case
+	// letters, digits and '-'; "daily" for [newsletter] alone.
+	Slug          string   `toml:"slug"`
 	Title         string   `toml:"title"`
 	BaseURL       string   `toml:"base_url"`
 	Timezone      string   `toml:"timezone"`
@@ -76,6 +91,12 @@ type Newsletter struct {
 	PostalAddress string   `toml:"postal_address"`
 	SkipEmpty     bool     `toml:"skip_empty"`
 	MaxAge        Duration `toml:"max_age"`
+	// Window is max_age by its other name ("24h", "7d"): the articles an
+	// edition draws on. When both are set, window wins.
+	Window Duration `toml:"window"`
+	// From is the letter's sender ("Week in Review <weekly@example.com>");
+	// empty: email.from.
+	From string `toml:"from"`
 
 	Location *time.Location `toml:"-"` // Timezone, loaded
 }
@@ -149,8 +170,19 @@ type Ingest struct {
 // Duration is a time.Duration written as a Go duration string ("36h").
 type Duration struct{ time.Duration }
 
+// UnmarshalText reads a Go duration ("36h", "90s") or a whole number of
+// days ("7d").
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	s := strings.TrimSpace(string(b))
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 3660 {
+			return fmt.Errorf("bad duration %q: days must be a whole number, like \"7d\"", s)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
+	v, err := time.ParseDuration(s)
 	if err != nil {
 		return err
 	}

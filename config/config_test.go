@@ -109,3 +109,68 @@ func TestValidationNamesTheKey(t *testing.T) {
 		t.Errorf("missing secret: %v", err)
 	}
 }
+
+// TestNewsletters: [newsletter] alone is one letter, "daily"; with
+// [[newsletters]] each entry takes [newsletter]'s values for what it leaves
+// out, the first is the default, and mistakes name the entry.
+func TestNewsletters(t *testing.T) {
+	const ok = "[security]\nsecret = \"0123456789abcdef0\"\n"
+	c, err := Load(write(t, ok+"[newsletter]\ntitle = \"Morning\"\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := c.Letters(); len(ls) != 1 || ls[0].Slug != DefaultSlug || ls[0].Title != "Morning" || c.Newsletter.Slug != DefaultSlug {
+		t.Fatalf("one letter: %+v", ls)
+	}
+
+	c, err = Load(write(t, ok+`[newsletter]
+base_url = "https://news.example"
+timezone = "Europe/Berlin"
+sections = ["world", "sport"]
+[[newsletters]]
+slug = "daily"
+title = "Daily Headlines"
+[[newsletters]]
+slug = "week"
+title = "Week in Review"
+schedule = "0 8 * * 0"
+window = "7d"
+max_items = 40
+from = "Week in Review <week@news.example>"
+sections = ["world"]
+`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := c.Letters()
+	if len(ls) != 2 || c.Newsletter.Slug != "daily" {
+		t.Fatalf("letters %+v, default %q", ls, c.Newsletter.Slug)
+	}
+	d, w := ls[0], ls[1]
+	if d.Timezone != "Europe/Berlin" || d.Location == nil || d.Schedule != "0 7 * * *" || d.MaxAge.Duration != 36*time.Hour || len(d.Sections) != 2 {
+		t.Errorf("daily did not inherit [newsletter]: %+v", d)
+	}
+	if w.MaxAge.Duration != 7*24*time.Hour || w.MaxItems != 40 || w.BaseURL != "https://news.example" || w.Schedule != "0 8 * * 0" || len(w.Sections) != 1 || w.From == "" {
+		t.Errorf("week = %+v", w)
+	}
+	if got, ok := c.Letter("week"); !ok || got.Title != "Week in Review" {
+		t.Errorf("Letter(week) = %+v, %v", got, ok)
+	}
+	if _, ok := c.Letter("nope"); ok {
+		t.Error("Letter(nope) found")
+	}
+
+	test := func(body, wantKey string) {
+		t.Helper()
+		_, err := Load(write(t, ok+body), noEnv)
+		if err == nil || !strings.Contains(err.Error(), wantKey) {
+			t.Errorf("%q: error %v, want it to name %s", body, err, wantKey)
+		}
+	}
+	test("[[newsletters]]\nslug = \"a\"\n[[newsletters]]\nslug = \"a\"\n", "newsletters[1].slug")
+	test("[[newsletters]]\nslug = \"Big Letter\"\n", "newsletters[0].slug")
+	test("[[newsletters]]\ntitle = \"no slug\"\n", "newsletters[0].slug")
+	test("[[newsletters]]\nslug = \"w\"\nschedule = \"every day\"\n", "newsletters[0].schedule")
+	test("[[newsletters]]\nslug = \"w\"\nfrom = \"nobody\"\n", "newsletters[0].from")
+	test("[[newsletters]]\nslug = \"w\"\nwindow = \"1.5d\"\n", "window")
+}

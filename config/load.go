@@ -102,6 +102,7 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			o.set(&c, v)
 		}
 	}
+	c.inheritNewsletters()
 	for i := range c.Feeds {
 		if c.Feeds[i].Weight == 0 {
 			c.Feeds[i].Weight = 1
@@ -126,40 +127,61 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	n := &c.Newsletter
-	if strings.TrimSpace(n.Title) == "" {
-		bad("newsletter.title", "must not be empty")
-	}
-	if err := checkURL(n.BaseURL); err != nil {
-		bad("newsletter.base_url", "%v", err)
-	}
-	n.BaseURL = strings.TrimRight(n.BaseURL, "/")
-	loc, err := time.LoadLocation(n.Timezone)
-	if err != nil || n.Timezone == "" || strings.EqualFold(n.Timezone, "local") {
-		bad("newsletter.timezone", "unknown time zone %q (use an IANA name such as Europe/Berlin)", n.Timezone)
-	} else {
-		n.Location = loc
-	}
-	if _, err := cron.ParseStandard(n.Schedule); err != nil {
-		bad("newsletter.schedule", "bad cron spec %q: %v", n.Schedule, err)
-	} else if strings.HasPrefix(strings.TrimSpace(n.Schedule), "CRON_TZ=") || strings.HasPrefix(strings.TrimSpace(n.Schedule), "TZ=") {
-		bad("newsletter.schedule", "set the time zone with newsletter.timezone, not in the spec")
-	}
-	if n.MaxItems < 1 || n.MaxItems > 200 {
-		bad("newsletter.max_items", "must be between 1 and 200, got %d", n.MaxItems)
-	}
-	if len(n.Sections) == 0 {
-		bad("newsletter.sections", "must name at least one section")
-	}
-	seen := map[string]bool{}
-	for _, s := range n.Sections {
-		if strings.TrimSpace(s) == "" || seen[s] {
-			bad("newsletter.sections", "empty or repeated section %q", s)
+	slugs := map[string]bool{}
+	for i := range c.Newsletters {
+		n := &c.Newsletters[i]
+		key := "newsletter"
+		if c.severalInFile {
+			key = fmt.Sprintf("newsletters[%d]", i)
 		}
-		seen[s] = true
+		if !validSlug(n.Slug) {
+			bad(key+".slug", "%q: use 1 to 32 lower-case letters, digits and '-', starting with a letter or digit", n.Slug)
+		} else if slugs[n.Slug] {
+			bad(key+".slug", "%q names two newsletters", n.Slug)
+		}
+		slugs[n.Slug] = true
+		if strings.TrimSpace(n.Title) == "" {
+			bad(key+".title", "must not be empty")
+		}
+		if err := checkURL(n.BaseURL); err != nil {
+			bad(key+".base_url", "%v", err)
+		}
+		n.BaseURL = strings.TrimRight(n.BaseURL, "/")
+		loc, err := time.LoadLocation(n.Timezone)
+		if err != nil || n.Timezone == "" || strings.EqualFold(n.Timezone, "local") {
+			bad(key+".timezone", "unknown time zone %q (use an IANA name such as Europe/Berlin)", n.Timezone)
+		} else {
+			n.Location = loc
+		}
+		if _, err := cron.ParseStandard(n.Schedule); err != nil {
+			bad(key+".schedule", "bad cron spec %q: %v", n.Schedule, err)
+		} else if strings.HasPrefix(strings.TrimSpace(n.Schedule), "CRON_TZ=") || strings.HasPrefix(strings.TrimSpace(n.Schedule), "TZ=") {
+			bad(key+".schedule", "set the time zone with %s.timezone, not in the spec", key)
+		}
+		if n.MaxItems < 1 || n.MaxItems > 200 {
+			bad(key+".max_items", "must be between 1 and 200, got %d", n.MaxItems)
+		}
+		if len(n.Sections) == 0 {
+			bad(key+".sections", "must name at least one section")
+		}
+		seen := map[string]bool{}
+		for _, s := range n.Sections {
+			if strings.TrimSpace(s) == "" || seen[s] {
+				bad(key+".sections", "empty or repeated section %q", s)
+			}
+			seen[s] = true
+		}
+		if n.MaxAge.Duration < 0 {
+			bad(key+".max_age", "must not be negative")
+		}
+		if n.From != "" {
+			if a, err := mail.ParseAddress(n.From); err != nil || !strings.Contains(a.Address, "@") {
+				bad(key+".from", "not an email address: %q", n.From)
+			}
+		}
 	}
-	if n.MaxAge.Duration < 0 {
-		bad("newsletter.max_age", "must not be negative")
+	if len(c.Newsletters) > 0 {
+		c.Newsletter = c.Newsletters[0]
 	}
 
 	switch c.Database.Driver {
@@ -321,6 +343,93 @@ func (c *Config) validate() error {
 		bad("ingest.max_bytes", "must be at least 1024")
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultSlug is the slug of [newsletter] when it is the only letter.
+const DefaultSlug = "daily"
+
+// inheritNewsletters fills Newsletters: [newsletter] alone, or each
+// [[newsletters]] with [newsletter]'s value for every key it left out.
+func (c *Config) inheritNewsletters() {
+	base := c.Newsletter
+	if base.Window.Duration > 0 {
+		base.MaxAge = base.Window
+	}
+	if len(c.Newsletters) == 0 {
+		if base.Slug == "" {
+			base.Slug = DefaultSlug
+		}
+		c.Newsletters = []Newsletter{base}
+		return
+	}
+	c.severalInFile = true
+	for i := range c.Newsletters {
+		n := &c.Newsletters[i]
+		// The instance's, whatever an entry says: links and the footer
+		// point at one site.
+		n.BaseURL, n.PostalAddress, n.SkipEmpty = base.BaseURL, base.PostalAddress, base.SkipEmpty
+		if n.Title == "" {
+			n.Title = base.Title
+		}
+		if n.Timezone == "" {
+			n.Timezone = base.Timezone
+		}
+		if n.Schedule == "" {
+			n.Schedule = base.Schedule
+		}
+		if n.MaxItems == 0 {
+			n.MaxItems = base.MaxItems
+		}
+		if n.Sections == nil {
+			n.Sections = base.Sections
+		}
+		switch {
+		case n.Window.Duration > 0:
+			n.MaxAge = n.Window
+		case n.MaxAge.Duration == 0:
+			n.MaxAge = base.MaxAge
+		}
+	}
+}
+
+// validSlug: 1–32 of [a-z0-9-], not starting with '-'.
+func validSlug(s string) bool {
+	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Letters returns the newsletters, the default first. A Config that did
+// not come from Load (tests) has [newsletter] alone, as "daily".
+func (c Config) Letters() []Newsletter {
+	if len(c.Newsletters) > 0 {
+		return c.Newsletters
+	}
+	n := c.Newsletter
+	if n.Slug == "" {
+		n.Slug = DefaultSlug
+	}
+	return []Newsletter{n}
+}
+
+// Letter returns the newsletter named slug; "" is the default one.
+func (c Config) Letter(slug string) (Newsletter, bool) {
+	ls := c.Letters()
+	if slug == "" {
+		return ls[0], true
+	}
+	for _, n := range ls {
+		if n.Slug == slug {
+			return n, true
+		}
+	}
+	return Newsletter{}, false
 }
 
 func checkURL(raw string) error {
