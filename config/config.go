@@ -20,16 +20,16 @@ type Config struct {
 	// every letter, each with [newsletter]'s values where it left a key
 	// out, and Newsletter is the first of them: the default one.
 	Newsletters []Newsletter `toml:"newsletters"`
-	Database   Database   `toml:"database"`
-	HTTP       HTTP       `toml:"http"`
-	Security   Security   `toml:"security"`
-	Email      Email      `toml:"email"`
-	Telegram   Telegram   `toml:"telegram"`
-	Feeds      []Feed     `toml:"feeds"`
-	Ingest     Ingest     `toml:"ingest"`
-	Delivery   Delivery   `toml:"delivery"`
-	Log        Log        `toml:"log"`
-	Bounces    Bounces    `toml:"bounces"`
+	Database    Database     `toml:"database"`
+	HTTP        HTTP         `toml:"http"`
+	Security    Security     `toml:"security"`
+	Email       Email        `toml:"email"`
+	Telegram    Telegram     `toml:"telegram"`
+	Feeds       []Feed       `toml:"feeds"`
+	Ingest      Ingest       `toml:"ingest"`
+	Delivery    Delivery     `toml:"delivery"`
+	Log         Log          `toml:"log"`
+	Bounces     Bounces      `toml:"bounces"`
 
 	severalInFile bool // the file has [[newsletters]]: errors name them by index
 }
