@@ -66,6 +66,11 @@ type FanoutConfig struct {
 	// Subscriptions takes the bounces, blocks and moved chats; required.
 	Subscriptions Subscriptions
 
+	// DefaultNewsletter is the slug of the first newsletter: the one a
+	// subscription that names none gets; digest.DefaultNewsletter when
+	// empty.
+	DefaultNewsletter string
+
 	// OnFinished is called once per edition, by the one process that marks
 	// it sent, with its delivery statistics (e.g. the admins' summary).
 	OnFinished func(ctx context.Context, editionID int64, stats []digest.DeliveryCount)
@@ -158,6 +163,9 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 		if *d <= 0 {
 			*d = v
 		}
+	}
+	if cfg.DefaultNewsletter == "" {
+		cfg.DefaultNewsletter = digest.DefaultNewsletter
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 12

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,6 +160,11 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 	if err != nil {
 		return fmt.Errorf("delivery: batch subscriptions: %w", err)
 	}
+	// The batches cut every active reader of the channel; this edition
+	// goes to those who get its newsletter.
+	subs = slices.DeleteFunc(subs, func(s subscribers.Subscription) bool {
+		return !s.Gets(ed.Newsletter, f.cfg.DefaultNewsletter)
+	})
 	recorded, err := f.st.RecordedDeliveries(ctx, ed.ID, a.FirstID, a.LastID)
 	if err != nil {
 		return fmt.Errorf("delivery: batch records: %w", err)

@@ -14,15 +14,20 @@ import (
 )
 
 const subscriptionColumns = `id, channel, address, status, sections, source, created_at, confirmed_at, unsubscribed_at,
-	local_zone, local_hour`
+	local_zone, local_hour, newsletters`
 
 func scanSubscription(row interface{ Scan(...any) error }) (subscribers.Subscription, error) {
 	var sub subscribers.Subscription
-	var sections, zone string
+	var sections, zone, letters string
 	var hour sql.NullInt64
 	if err := row.Scan(&sub.ID, &sub.Channel, &sub.Address, &sub.Status, strCol{&sections}, &sub.Source,
-		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}, &zone, &hour); err != nil {
+		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}, &zone, &hour, strCol{&letters}); err != nil {
 		return subscribers.Subscription{}, err
+	}
+	if letters != "" {
+		if err := json.Unmarshal([]byte(letters), &sub.Newsletters); err != nil {
+			return subscribers.Subscription{}, fmt.Errorf("subscription %d newsletters: %w", sub.ID, err)
+		}
 	}
 	if hour.Valid {
 		sub.Local = &subscribers.LocalTime{Zone: zone, Hour: int(hour.Int64)}
@@ -75,14 +80,18 @@ func (s *Store) CreateSubscription(ctx context.Context, sub subscribers.Subscrip
 	if err != nil {
 		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
 	}
+	letters, err := sectionsArg(sub.Newsletters)
+	if err != nil {
+		return subscribers.Subscription{}, false, fmt.Errorf("store: create subscription: %w", err)
+	}
 	zone, hour := localArgs(sub.Local)
 	out, err := scanSubscription(s.db.QueryRowContext(ctx, `INSERT INTO subscriptions (channel, address, status,
-			sections, source, created_at, confirmed_at, unsubscribed_at, local_zone, local_hour)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			sections, source, created_at, confirmed_at, unsubscribed_at, local_zone, local_hour, newsletters)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (channel, address) DO NOTHING
 		RETURNING `+subscriptionColumns,
 		string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source, s.d.bound(sub.CreatedAt),
-		s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour))
+		s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour, letters))
 	if err == nil {
 		return out, true, nil
 	}
@@ -96,7 +105,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub subscribers.Subscrip
 	return out, false, nil
 }
 
-// subscriptionInsertChunk rows per INSERT in CreateSubscriptions: 10
+// subscriptionInsertChunk rows per INSERT in CreateSubscriptions: 11
 // arguments a row stays far below SQLite's 32766 and PostgreSQL's 65535.
 const subscriptionInsertChunk = 1000
 
@@ -114,21 +123,25 @@ func (s *Store) CreateSubscriptions(ctx context.Context, subs []subscribers.Subs
 			chunk := subs[start:min(start+subscriptionInsertChunk, len(subs))]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO subscriptions (channel, address, status, sections, source, created_at,
-				confirmed_at, unsubscribed_at, local_zone, local_hour) VALUES `)
-			args := make([]any, 0, len(chunk)*10)
+				confirmed_at, unsubscribed_at, local_zone, local_hour, newsletters) VALUES `)
+			args := make([]any, 0, len(chunk)*11)
 			for i, sub := range chunk {
 				s.subscriptionDefaults(&sub, now)
 				sections, err := sectionsArg(sub.Sections)
 				if err != nil {
 					return err
 				}
+				letters, err := sectionsArg(sub.Newsletters)
+				if err != nil {
+					return err
+				}
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString("(" + s.d.placeholders(len(args)+1, 10) + ")")
+				b.WriteString("(" + s.d.placeholders(len(args)+1, 11) + ")")
 				zone, hour := localArgs(sub.Local)
 				args = append(args, string(sub.Channel), sub.Address, string(sub.Status), sections, sub.Source,
-					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour)
+					s.d.bound(sub.CreatedAt), s.d.time(sub.ConfirmedAt), s.d.time(sub.UnsubscribedAt), zone, hour, letters)
 			}
 			b.WriteString(` ON CONFLICT (channel, address) DO NOTHING`)
 			res, err := tx.ExecContext(ctx, b.String(), args...)
@@ -208,6 +221,16 @@ func (s *Store) SetSubscriptionSections(ctx context.Context, id int64, sections 
 		return fmt.Errorf("store: set sections of subscription %d: %w", id, err)
 	}
 	return s.updateSubscription(ctx, "set sections of", id, `UPDATE subscriptions SET sections = $1 WHERE id = $2`, arg, id)
+}
+
+// SetSubscriptionNewsletters sets the newsletters a reader gets, by slug
+// (none: the default newsletter only).
+func (s *Store) SetSubscriptionNewsletters(ctx context.Context, id int64, slugs []string) error {
+	arg, err := sectionsArg(slugs)
+	if err != nil {
+		return fmt.Errorf("store: set newsletters of subscription %d: %w", id, err)
+	}
+	return s.updateSubscription(ctx, "set newsletters of", id, `UPDATE subscriptions SET newsletters = $1 WHERE id = $2`, arg, id)
 }
 
 // SetSubscriptionAddress moves the subscription to a new address (a

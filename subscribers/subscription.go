@@ -5,6 +5,7 @@ package subscribers
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -49,6 +50,19 @@ type Subscription struct {
 	// Local is the reader's own delivery hour; nil: the newsletter's
 	// schedule.
 	Local *LocalTime
+	// Newsletters are the slugs of the letters the reader gets; empty: the
+	// default (first) newsletter only, as every subscription made before
+	// there were several.
+	Newsletters []string
+}
+
+// Gets reports whether the reader gets the newsletter slug, where
+// defaultSlug is the instance's first newsletter.
+func (s Subscription) Gets(slug, defaultSlug string) bool {
+	if len(s.Newsletters) == 0 {
+		return slug == defaultSlug
+	}
+	return slices.Contains(s.Newsletters, slug)
 }
 
 // Wants reports whether the subscriber asked for section (no choice means all).
