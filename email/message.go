@@ -40,6 +40,24 @@ type BuilderConfig struct {
 	// edition to a subscription (VERP, bounces.ReturnPath.Address); nil:
 	// the From address.
 	ReturnPath func(editionID, subscriptionID int64) string
+	// Letters are the instance's newsletters when it has several: an
+	// edition of one is sent from its From (empty: From above) under its
+	// Title, and its unsubscribe links leave that letter only
+	// (?newsletter=SLUG). None or one: every edition is the one letter.
+	Letters []Letter
+}
+
+// Letter is one newsletter's sender and name.
+type Letter struct {
+	Slug, Title, From string
+}
+
+// letter is a Letter, checked.
+type letter struct {
+	title   string
+	fromHdr string // "From: ...\r\n"
+	from    string // addr-spec
+	query   string // "?newsletter=SLUG" after the unsubscribe token; "" with one letter
 }
 
 // Builder turns an edition into ready-to-send email messages. Rendering and
@@ -61,6 +79,8 @@ type Builder struct {
 	retPath   func(editionID, subscriptionID int64) string
 	phUnsub   string
 	phPrefs   string
+
+	letters map[string]letter // by slug; nil: one letter
 
 	mu    sync.Mutex
 	cache map[tmplKey]*template
@@ -108,7 +128,34 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 	if from.Name == "" {
 		fromHdr = from.Address
 	}
+	var letters map[string]letter
+	if len(cfg.Letters) > 1 {
+		letters = make(map[string]letter, len(cfg.Letters))
+		for _, l := range cfg.Letters {
+			x := letter{title: l.Title, fromHdr: "From: " + fromHdr + "\r\n", from: from.Address,
+				query: "?newsletter=" + url.QueryEscape(l.Slug)}
+			if l.From != "" {
+				a, err := mail.ParseAddress(l.From)
+				if err != nil {
+					return nil, fmt.Errorf("delivery: newsletter %s from %q: %w", l.Slug, l.From, err)
+				}
+				if _, err := addrSpec(a.Address); err != nil {
+					return nil, fmt.Errorf("delivery: newsletter %s from: %w", l.Slug, err)
+				}
+				h := a.String()
+				if a.Name == "" {
+					h = a.Address
+				}
+				x.fromHdr, x.from = "From: "+h+"\r\n", a.Address
+			}
+			if x.title == "" {
+				x.title = cfg.Render.Title
+			}
+			letters[l.Slug] = x
+		}
+	}
 	b := &Builder{
+		letters: letters,
 		from:      from,
 		fromHdr:   "From: " + fromHdr + "\r\n",
 		domain:    strings.ToLower(from.Address[strings.LastIndexByte(from.Address, '@')+1:]),
@@ -146,6 +193,9 @@ type template struct {
 	rest      []byte // headers after List-Unsubscribe, blank line, body
 	holes     []qpHole
 	unsubURL  string // List-Unsubscribe's HTTPS URL without the token
+	unsubTail string // after the token: the letter's query, if any
+	fromHdr   string // "From: ...\r\n"
+	from      string // envelope sender without VERP
 }
 
 // sectionsKey is a canonical form of a sections choice.
@@ -195,7 +245,12 @@ func (b *Builder) template(ed digest.Edition, sections []string) (*template, err
 
 func (b *Builder) build(ed digest.Edition, sections []string) (*template, error) {
 	o := b.render
-	o.UnsubscribeURL = b.baseURL + "/unsubscribe/" + b.phUnsub
+	lt := letter{title: o.Title, fromHdr: b.fromHdr, from: b.from.Address}
+	if l, ok := b.letters[ed.Newsletter]; ok {
+		lt = l
+		o.Title = l.title
+	}
+	o.UnsubscribeURL = b.baseURL + "/unsubscribe/" + b.phUnsub + lt.query
 	o.PreferencesURL = b.baseURL + "/preferences/" + b.phPrefs
 	sel := ed.ForSections(sections)
 	t := &template{
@@ -203,6 +258,9 @@ func (b *Builder) build(ed digest.Edition, sections []string) (*template, error)
 		date:      ed.Date,
 		empty:     len(sel.Items) == 0,
 		unsubURL:  b.baseURL + "/unsubscribe/",
+		unsubTail: lt.query,
+		fromHdr:   lt.fromHdr,
+		from:      lt.from,
 		// RFC 5322 §3.6.4: unique, on our own domain (not the host
 		// name), and the same when the same message is sent again after a
 		// crash, so that a receiver may recognise the duplicate.
@@ -230,7 +288,7 @@ func (b *Builder) build(ed digest.Edition, sections []string) (*template, error)
 	// RFC 8058 §3.1: the POST body a receiver sends to the List-Unsubscribe URL.
 	rest = append(rest, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"...)
 	// RFC 2919: a stable list identifier receivers can filter on.
-	rest = append(rest, "List-Id: "+phrase(b.render.Title)+" <"+listIDLabel(ed.Newsletter)+"."+b.domain+">\r\n"...)
+	rest = append(rest, "List-Id: "+phrase(o.Title)+" <"+listIDLabel(ed.Newsletter)+"."+b.domain+">\r\n"...)
 	rest = append(rest, "MIME-Version: 1.0\r\n"...)
 	// RFC 2076 / common practice for bulk mail; RFC 3834 §5: auto-responders
 	// must not answer an auto-generated message.
@@ -277,7 +335,7 @@ type msgParams struct {
 // blank line, body, with CRLF line ends and no line starting with ".",
 // so it can go to SMTP DATA as is.
 func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
-	dst = append(dst, b.fromHdr...)
+	dst = append(dst, t.fromHdr...)
 	dst = append(dst, "To: "...)
 	dst = append(dst, p.to...)
 	dst = append(dst, "\r\n"...)
@@ -292,6 +350,7 @@ func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
 	dst = append(dst, ">\r\nList-Unsubscribe: <"...)
 	dst = append(dst, t.unsubURL...)
 	dst = append(dst, p.unsub...)
+	dst = append(dst, t.unsubTail...)
 	dst = append(dst, '>')
 	if b.mailto != "" {
 		dst = append(dst, ",\r\n <mailto:"...)
@@ -362,7 +421,7 @@ func (b *Builder) appendFor(dst []byte, t *template, sub subscribers.Subscriptio
 			return Message{}, err
 		}
 	}
-	from := b.from.Address
+	from := t.from
 	if b.retPath != nil {
 		from = b.retPath(t.editionID, sub.ID)
 	}
