@@ -155,7 +155,7 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 		}
 	}
 	b := &Builder{
-		letters: letters,
+		letters:   letters,
 		from:      from,
 		fromHdr:   "From: " + fromHdr + "\r\n",
 		domain:    strings.ToLower(from.Address[strings.LastIndexByte(from.Address, '@')+1:]),
