@@ -34,8 +34,9 @@ type App struct {
 	cfg       config.Config
 	log       *slog.Logger
 	store     *store.Store
-	builder   *digest.Builder
-	publisher *publish.Service
+	builder   *digest.Builder   // the default newsletter's (letters[0])
+	publisher *publish.Service  // the default newsletter's
+	letters   []*letter         // every newsletter, the default first
 	fetcher   *articles.Fetcher // feeds and pages: one timeout and size cap
 	fanout    *delivery.Fanout
 	tg        *telegram.Client // nil when Telegram is off
@@ -46,6 +47,14 @@ type App struct {
 	web       *web.Server
 
 	closers []func() error
+}
+
+// letter is one newsletter's edition builder and publisher; they share
+// the store and the fan-out.
+type letter struct {
+	cfg       config.Newsletter
+	builder   *digest.Builder
+	publisher *publish.Service
 }
 
 // New builds every part from cfg: it opens and migrates the database and
@@ -66,7 +75,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	a.metrics = metrics.New()
 	a.lead = &leader{a: a}
-	a.builder = NewBuilder(cfg, a.store, log)
+	for _, n := range cfg.Letters() {
+		a.letters = append(a.letters, &letter{cfg: n, builder: NewLetterBuilder(n, a.store, log)})
+	}
+	a.builder = a.letters[0].builder
 	a.fetcher = NewFetcher(cfg)
 	importer := &articles.Importer{Store: a.store, Fetcher: a.fetcher, Log: log}
 	tokens := subscribers.NewTokens(cfg.Security.Secret, nil)
@@ -84,6 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Tokens:            tokens,
 		DKIM:              dkim,
 		ReturnPath:        a.returnPath(cfg),
+		Letters:           emailLetters(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -145,9 +158,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 
 	dl := cfg.Delivery
 	if a.fanout, err = delivery.NewFanout(a.store, delivery.FanoutConfig{
-		Channels:      channels,
-		Subscriptions: subs,
-		OnFinished:    a.editionFinished,
+		Channels:          channels,
+		Subscriptions:     subs,
+		DefaultNewsletter: a.letters[0].builder.Newsletter,
+		OnFinished:        a.editionFinished,
 		Observe: func(ch subscribers.Channel, o delivery.Outcome, latency time.Duration) {
 			a.metrics.Delivered(string(ch), o.String(), latency)
 		},
@@ -166,8 +180,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err := a.registerGauges(); err != nil {
 		return nil, err
 	}
-	a.publisher = &publish.Service{Builder: a.builder, Fanout: a.fanout, Editions: a.store,
-		OnBuilt: func(digest.Edition) { a.metrics.EditionBuilt() }}
+	for _, l := range a.letters {
+		l.publisher = &publish.Service{Builder: l.builder, Fanout: a.fanout, Editions: a.store,
+			OnBuilt: func(digest.Edition) { a.metrics.EditionBuilt() }}
+	}
+	a.publisher = a.letters[0].publisher
 
 	if a.tg != nil {
 		if a.bot, err = bot.New(bot.Config{
@@ -211,6 +228,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	return a, nil
+}
+
+// emailLetters are the newsletters' senders and titles for the email
+// builder.
+func emailLetters(cfg config.Config) []email.Letter {
+	var out []email.Letter
+	for _, n := range cfg.Letters() {
+		out = append(out, email.Letter{Slug: n.Slug, Title: n.Title, From: n.From})
+	}
+	return out
 }
 
 // readyChecks are /readyz's parts beside the database ping: migrations

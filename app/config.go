@@ -45,18 +45,26 @@ func NewFetcher(cfg config.Config) *articles.Fetcher {
 	return &articles.Fetcher{Timeout: cfg.Ingest.FetchTimeout.Duration, MaxBytes: cfg.Ingest.MaxBytes}
 }
 
-// NewBuilder builds the editions of the configured newsletter.
+// NewBuilder builds the editions of the default (first) newsletter.
 func NewBuilder(cfg config.Config, st *store.Store, log *slog.Logger) *digest.Builder {
-	n := cfg.Newsletter
+	return NewLetterBuilder(cfg.Letters()[0], st, log)
+}
+
+// NewLetterBuilder builds the editions of newsletter n.
+func NewLetterBuilder(n config.Newsletter, st *store.Store, log *slog.Logger) *digest.Builder {
+	slug := n.Slug
+	if slug == "" {
+		slug = digest.DefaultNewsletter
+	}
 	return digest.NewBuilder(st, digest.Options{
-		Newsletter: digest.DefaultNewsletter,
+		Newsletter: slug,
 		Title:      n.Title,
 		Location:   n.Location,
 		Sections:   n.Sections,
 		MaxItems:   n.MaxItems,
 		MaxAge:     n.MaxAge.Duration,
 		SkipEmpty:  n.SkipEmpty,
-	}, log)
+	}, log.With(slog.String("newsletter", slug)))
 }
 
 // RenderOptions are the newsletter-wide render settings; per-subscriber

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,10 +28,14 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("http.listen: %w", err)
 	}
-	sched, err := digest.NewScheduler(a.publisher, a.cfg.Newsletter.Schedule, a.cfg.Newsletter.Location, a.log)
-	if err != nil {
-		ln.Close()
-		return err
+	var scheds []*digest.Scheduler
+	for _, l := range a.letters {
+		sched, err := digest.NewScheduler(l.publisher, l.cfg.Schedule, l.cfg.Location, a.log.With(slog.String("newsletter", l.builder.Newsletter)))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("newsletter %s: %w", l.builder.Newsletter, err)
+		}
+		scheds = append(scheds, sched)
 	}
 
 	parent := ctx
@@ -51,7 +56,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 	if a.reports != nil {
 		part("bounces", func(ctx context.Context) error { return a.reports.Run(ctx, nil) })
 	}
-	a.lead.run = a.leaderParts(sched)
+	a.lead.run = a.leaderParts(scheds)
 	part("leader", a.lead.Run)
 
 	srv := &http.Server{
@@ -69,8 +74,8 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 		return nil
 	})
 	a.log.Info("digestbot: serving", slog.String("version", a.Version), slog.String("listen", ln.Addr().String()),
-		slog.String("database", a.cfg.Database.Driver), slog.String("schedule", a.cfg.Newsletter.Schedule),
-		slog.String("timezone", a.cfg.Newsletter.Timezone), slog.String("instance", instance()))
+		slog.String("database", a.cfg.Database.Driver), slog.Any("newsletters", a.letterSummary()),
+		slog.String("instance", instance()))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -94,7 +99,7 @@ func (a *App) Run(ctx context.Context, ready func(addr string)) error {
 // feed poller, the purge of unconfirmed signups and the Telegram update
 // poller (one getUpdates at a time per bot, or Telegram answers 409). The
 // first part to fail stops the others and is the error.
-func (a *App) leaderParts(sched *digest.Scheduler) func(context.Context) error {
+func (a *App) leaderParts(scheds []*digest.Scheduler) func(context.Context) error {
 	return func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
 		part := func(name string, run func(context.Context) error) {
@@ -105,7 +110,9 @@ func (a *App) leaderParts(sched *digest.Scheduler) func(context.Context) error {
 				return nil
 			})
 		}
-		part("scheduler", sched.Run)
+		for i, sched := range scheds {
+			part("scheduler "+a.letters[i].builder.Newsletter, sched.Run)
+		}
 		poller := &articles.Poller{Store: a.store, Fetcher: a.fetcher, Interval: a.cfg.Ingest.PollInterval.Duration, Log: a.log,
 			Observe: a.metrics.FeedPolled}
 		part("feeds", poller.Run)
@@ -130,11 +137,16 @@ type SendReport struct {
 	Final       delivery.Progress
 }
 
-// SendNow publishes today's edition (building it if needed) and delivers
-// it with this process's workers until every batch is done or waits for a
-// retry. notes receives progress lines for the operator.
-func (a *App) SendNow(ctx context.Context, notes io.Writer) (SendReport, error) {
-	p, err := a.publisher.Publish(ctx, a.Today())
+// SendNow publishes today's edition of the newsletter slug ("": the
+// default one), building it if needed, and delivers it with this process's
+// workers until every batch is done or waits for a retry. notes receives
+// progress lines for the operator.
+func (a *App) SendNow(ctx context.Context, slug string, notes io.Writer) (SendReport, error) {
+	l, err := a.letter(slug)
+	if err != nil {
+		return SendReport{}, err
+	}
+	p, err := l.publisher.Publish(ctx, l.publisher.Date(time.Now()))
 	if errors.Is(err, digest.ErrEmpty) {
 		return SendReport{Empty: true}, nil
 	}
@@ -179,8 +191,33 @@ func (a *App) SendNow(ctx context.Context, notes io.Writer) (SendReport, error) 
 	return r, err
 }
 
-// Today is the newsletter date now.
+// Today is the default newsletter's date now.
 func (a *App) Today() string { return a.publisher.Date(time.Now()) }
+
+// letter returns the newsletter slug ("": the default one), or an error
+// that lists them.
+func (a *App) letter(slug string) (*letter, error) {
+	if slug == "" {
+		return a.letters[0], nil
+	}
+	var slugs []string
+	for _, l := range a.letters {
+		if l.builder.Newsletter == slug {
+			return l, nil
+		}
+		slugs = append(slugs, l.builder.Newsletter)
+	}
+	return nil, fmt.Errorf("no newsletter %q (the newsletters: %s)", slug, strings.Join(slugs, ", "))
+}
+
+// letterSummary is what the serving log line says of the newsletters.
+func (a *App) letterSummary() []string {
+	var out []string
+	for _, l := range a.letters {
+		out = append(out, l.builder.Newsletter+" "+l.cfg.Schedule+" "+l.cfg.Timezone)
+	}
+	return out
+}
 
 // PendingTTL is how long a subscription may wait for its double opt-in
 // confirmation before serve erases it.

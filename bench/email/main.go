@@ -175,7 +175,7 @@ func sendNow(ctx context.Context, cfg config.Config, log *slog.Logger) (app.Send
 	if err != nil {
 		return app.SendReport{}, fmt.Errorf("app.New: %w", err)
 	}
-	rep, err := a.SendNow(ctx, io.Discard)
+	rep, err := a.SendNow(ctx, "", io.Discard)
 	if cerr := a.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -61,9 +61,14 @@ func cmdImport(ctx context.Context, in *invocation) error {
 
 func cmdPreview(ctx context.Context, in *invocation) error {
 	format := in.fs.String("format", "text", "output `format`: html, text or telegram")
+	slug := in.fs.String("newsletter", "", "the newsletter's `slug` (default: the first)")
 	cfg, err := in.load()
 	if err != nil {
 		return err
+	}
+	n, ok := cfg.Letter(*slug)
+	if !ok {
+		return codeError{exitUsage, fmt.Errorf("preview: no newsletter %q", *slug)}
 	}
 	switch *format {
 	case "html", "text", "telegram":
@@ -76,7 +81,7 @@ func cmdPreview(ctx context.Context, in *invocation) error {
 		return err
 	}
 	defer st.Close()
-	ed, err := app.NewBuilder(cfg, st, log).Preview(ctx)
+	ed, err := app.NewLetterBuilder(n, st, log).Preview(ctx)
 	if errors.Is(err, digest.ErrEmpty) {
 		fmt.Fprintln(in.stderr, "preview: no new headlines for the next edition")
 		return nil

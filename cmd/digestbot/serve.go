@@ -17,8 +17,9 @@ func cmdServe(ctx context.Context, in *invocation) error {
 // process's workers and reports the counts. SPEC §4: exit 0 when all was
 // delivered or nothing was to do, 3 while messages wait for a retry.
 func cmdSendNow(ctx context.Context, in *invocation) error {
+	slug := in.fs.String("newsletter", "", "the newsletter's `slug` (default: the first)")
 	return withApp(ctx, in, false, func(a *app.App) error {
-		r, err := a.SendNow(ctx, in.stderr)
+		r, err := a.SendNow(ctx, *slug, in.stderr)
 		if err != nil {
 			return err
 		}
