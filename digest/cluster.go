@@ -51,6 +51,12 @@ import (
 //     elsewhere shares words but no names (a quake in Chile, a quake in
 //     Turkey) and scores 0 below nameMin. A pair where one side has no
 //     names at all must agree on words alone, at wordAlone.
+//   - Two reports from one feed must be near copies (score ≥ sameFeed) to
+//     count as one story: an outlet rarely files one event twice except as
+//     an update that repeats its wording, while its own vocabulary (the
+//     neighbourhoods it covers, its house style) makes its different
+//     stories look alike. Local news, where one outlet writes of the same
+//     council and the same streets all day, is where this matters.
 //   - Groups are built by average linkage: pairs are visited from the most
 //     similar down, and two groups merge only when the mean score over all
 //     their cross pairs (a pair that fails the floors scores 0) reaches
@@ -78,6 +84,7 @@ type clusterParams struct {
 	halfLife    time.Duration // a pair's score halves every halfLife apart
 	maxApart    time.Duration // pairs further apart than this never join
 	wordExp     float64       // the words' exponent in a pair's score
+	sameFeed    float64       // a pair from one feed scores 0 below this
 }
 
 var defaultClusterParams = clusterParams{
@@ -89,6 +96,7 @@ var defaultClusterParams = clusterParams{
 	halfLife:    450 * time.Minute,
 	maxApart:    48 * time.Hour,
 	wordExp:     0.25,
+	sameFeed:    0.5,
 }
 
 // Cluster groups articles that report the same story, from their titles and
@@ -169,6 +177,7 @@ func clusterWith(as []articles.Article, p clusterParams, stems *Stems) [][]int {
 type doc struct {
 	names, words vector
 	at           time.Time
+	feed         int64 // 0: not from a feed
 }
 
 // vector is a sparse vector over term ids, ids ascending, of unit length.
@@ -203,6 +212,14 @@ type edge struct {
 // pairScoreOf is the similarity of two articles as one story, 0 when the
 // floors say they are not.
 func pairScoreOf(x, y *doc, p clusterParams) float64 {
+	s := pairSimilarity(x, y, p)
+	if x.feed != 0 && x.feed == y.feed && s < p.sameFeed {
+		return 0
+	}
+	return s
+}
+
+func pairSimilarity(x, y *doc, p clusterParams) float64 {
 	f := timeFactor(x.at, y.at, p)
 	if f == 0 {
 		return 0
@@ -438,7 +455,7 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 	for i, r := range raw {
 		weigh(r[0], df, n)
 		weigh(r[1], df, n)
-		ds[i] = doc{names: r[0], words: r[1], at: as[i].PublishedAt}
+		ds[i] = doc{names: r[0], words: r[1], at: as[i].PublishedAt, feed: as[i].FeedID}
 	}
 	return ds
 }
