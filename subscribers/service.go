@@ -21,6 +21,7 @@ type Store interface {
 	FindSubscription(ctx context.Context, ch Channel, address string) (Subscription, error)
 	SetSubscriptionStatus(ctx context.Context, id int64, st Status, at time.Time) error
 	SetSubscriptionSections(ctx context.Context, id int64, sections []string) error
+	SetSubscriptionNewsletters(ctx context.Context, id int64, slugs []string) error
 	SetLocalTime(ctx context.Context, id int64, lt *LocalTime) error
 	SetStatusReason(ctx context.Context, id int64, reason string) error
 	CountSoftBounce(ctx context.Context, id int64, at time.Time, window time.Duration) (int, error)
@@ -53,6 +54,11 @@ var (
 	// ErrStaleLink: a valid confirm link for a subscription that has moved
 	// on (unsubscribed, bounced, blocked) since the mail was sent.
 	ErrStaleLink = errors.New("link no longer valid")
+	// ErrUnknownNewsletter: a slug no configured newsletter has.
+	ErrUnknownNewsletter = errors.New("unknown newsletter")
+	// ErrNoNewsletters: a reader unticked every newsletter in the
+	// preferences; that is what unsubscribing is for.
+	ErrNoNewsletters = errors.New("no newsletter chosen")
 	// ErrOptedOut: an operator tried to add back an address whose owner
 	// unsubscribed or is blocked; only the owner may sign up again.
 	ErrOptedOut = errors.New("address opted out")
@@ -68,8 +74,11 @@ type Service struct {
 	Mailer   Mailer
 	BaseURL  string   // newsletter.base_url, without a trailing slash
 	Sections []string // newsletter.sections, in order
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Newsletters are the slugs of the instance's newsletters, the default
+	// first; empty: one newsletter, and every choice of letters is it.
+	Newsletters []string
+	Now         func() time.Time
+	Log         *slog.Logger
 
 	throttleOnce sync.Once
 	throttle     *ratelimit.Keyed // confirmation mails per address (throttle.go)
@@ -134,11 +143,69 @@ func (s *Service) CheckSections(sections []string) ([]string, error) {
 	return out, nil
 }
 
-// SubscribeEmail starts the double opt-in for address. What the caller sees
+// CheckNewsletters validates the newsletters a reader chose and returns
+// them deduplicated, in config order. No choice, or the default letter
+// alone, is nil (what a subscription from before several letters holds).
+// Unlike sections, choosing every letter names them: a letter added later
+// is not sent to readers who never asked for it.
+func (s *Service) CheckNewsletters(slugs []string) ([]string, error) {
+	chosen := make(map[string]bool, len(slugs))
+	for _, x := range slugs {
+		x = strings.TrimSpace(x)
+		if x == "" {
+			continue
+		}
+		if len(s.Newsletters) > 0 && !slices.Contains(s.Newsletters, x) {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownNewsletter, x)
+		}
+		chosen[x] = true
+	}
+	if len(s.Newsletters) < 2 || len(chosen) == 0 || (len(chosen) == 1 && chosen[s.Newsletters[0]]) {
+		return nil, nil
+	}
+	out := make([]string, 0, len(chosen))
+	for _, x := range s.Newsletters {
+		if chosen[x] {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// DefaultNewsletter is the slug of the first newsletter ("" with none
+// configured).
+func (s *Service) DefaultNewsletter() string {
+	if len(s.Newsletters) == 0 {
+		return ""
+	}
+	return s.Newsletters[0]
+}
+
+// LettersOf is the newsletters sub gets, by slug, in config order.
+func (s *Service) LettersOf(sub Subscription) []string {
+	if len(s.Newsletters) == 0 {
+		return nil
+	}
+	var out []string
+	for _, x := range s.Newsletters {
+		if sub.Gets(x, s.Newsletters[0]) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// SubscribeEmail starts the double opt-in for address, to the default
+// newsletter; SubscribeEmailTo names the letters.
+func (s *Service) SubscribeEmail(ctx context.Context, address string, sections []string, source string) error {
+	return s.SubscribeEmailTo(ctx, address, sections, nil, source)
+}
+
+// SubscribeEmailTo starts the double opt-in for address. What the caller sees
 // does not depend on whether the address was known (SPEC §6: no address
 // enumeration): an unknown, pending, unsubscribed or bounced address gets a
 // (new) confirmation mail and is pending; an active one is left alone.
-func (s *Service) SubscribeEmail(ctx context.Context, address string, sections []string, source string) error {
+func (s *Service) SubscribeEmailTo(ctx context.Context, address string, sections, letters []string, source string) error {
 	addr, err := NormalizeEmail(address)
 	if err != nil {
 		return err
@@ -147,10 +214,14 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 	if err != nil {
 		return err
 	}
+	nls, err := s.CheckNewsletters(letters)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	sub, created, err := s.Store.CreateSubscription(ctx, Subscription{
 		Channel: Email, Address: addr, Status: Pending,
-		Sections: secs, Source: source, CreatedAt: now,
+		Sections: secs, Source: source, CreatedAt: now, Newsletters: nls,
 	})
 	if err != nil {
 		return fmt.Errorf("subscribers: subscribe email: %w", err)
@@ -176,14 +247,14 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 			return nil
 		case Pending:
 			// Not confirmed yet, so nothing is lost by taking the latest choice.
-			if err := s.Store.SetSubscriptionSections(ctx, sub.ID, secs); err != nil {
+			if err := s.setChoice(ctx, sub.ID, secs, nls); err != nil {
 				return fmt.Errorf("subscribers: subscribe email %d: %w", sub.ID, err)
 			}
 		case Unsubscribed, Bounced:
 			if err := s.Store.SetSubscriptionStatus(ctx, sub.ID, Pending, now); err != nil {
 				return fmt.Errorf("subscribers: resubscribe %d: %w", sub.ID, err)
 			}
-			if err := s.Store.SetSubscriptionSections(ctx, sub.ID, secs); err != nil {
+			if err := s.setChoice(ctx, sub.ID, secs, nls); err != nil {
 				return fmt.Errorf("subscribers: resubscribe %d: %w", sub.ID, err)
 			}
 		}
@@ -199,6 +270,14 @@ func (s *Service) SubscribeEmail(ctx context.Context, address string, sections [
 	}
 	s.log().InfoContext(ctx, "confirmation sent", slog.Int64("subscription_id", sub.ID), slog.Bool("new", created))
 	return nil
+}
+
+// setChoice stores a reader's sections and newsletters.
+func (s *Service) setChoice(ctx context.Context, id int64, secs, nls []string) error {
+	if err := s.Store.SetSubscriptionSections(ctx, id, secs); err != nil {
+		return err
+	}
+	return s.Store.SetSubscriptionNewsletters(ctx, id, nls)
 }
 
 // LinkEmail adds an email subscription for a Telegram reader (/email
@@ -276,6 +355,60 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (Subscription, 
 		return Subscription{}, err
 	}
 	return s.unsubscribe(ctx, sub)
+}
+
+// UnsubscribeFrom takes the newsletter slug out of the subscription an
+// unsubscribe token names ("": every letter). Leaving the last letter
+// ends the subscription. Idempotent, as Unsubscribe.
+func (s *Service) UnsubscribeFrom(ctx context.Context, token, slug string) (Subscription, error) {
+	sub, err := s.byToken(ctx, PurposeUnsubscribe, token)
+	if err != nil {
+		return Subscription{}, err
+	}
+	return s.leave(ctx, sub, slug)
+}
+
+// leave takes slug out of sub's newsletters ("": all of them).
+func (s *Service) leave(ctx context.Context, sub Subscription, slug string) (Subscription, error) {
+	if slug == "" || len(s.Newsletters) < 2 {
+		return s.unsubscribe(ctx, sub)
+	}
+	if !slices.Contains(s.Newsletters, slug) {
+		return Subscription{}, fmt.Errorf("%w: %q", ErrUnknownNewsletter, slug)
+	}
+	rest := slices.DeleteFunc(s.LettersOf(sub), func(x string) bool { return x == slug })
+	if len(rest) == 0 {
+		return s.unsubscribe(ctx, sub)
+	}
+	nls, err := s.CheckNewsletters(rest)
+	if err != nil {
+		return Subscription{}, err
+	}
+	if nls == nil && len(sub.Newsletters) == 0 {
+		return sub, nil // the default letter alone, as before
+	}
+	if err := s.Store.SetSubscriptionNewsletters(ctx, sub.ID, nls); err != nil {
+		return Subscription{}, fmt.Errorf("subscribers: leave %s %d: %w", slug, sub.ID, err)
+	}
+	s.log().InfoContext(ctx, "left a newsletter", slog.Int64("subscription_id", sub.ID), slog.String("newsletter", slug))
+	return s.get(ctx, sub.ID)
+}
+
+// SetNewslettersByID replaces the newsletters of subscription id (the
+// preferences page, after its token; the Telegram chat). At least one
+// (ErrNoNewsletters).
+func (s *Service) SetNewslettersByID(ctx context.Context, id int64, slugs []string) (Subscription, error) {
+	if !slices.ContainsFunc(slugs, func(x string) bool { return strings.TrimSpace(x) != "" }) {
+		return Subscription{}, ErrNoNewsletters
+	}
+	nls, err := s.CheckNewsletters(slugs)
+	if err != nil {
+		return Subscription{}, err
+	}
+	if err := s.Store.SetSubscriptionNewsletters(ctx, id, nls); err != nil {
+		return Subscription{}, fmt.Errorf("subscribers: set newsletters %d: %w", id, err)
+	}
+	return s.get(ctx, id)
 }
 
 func (s *Service) unsubscribe(ctx context.Context, sub Subscription) (Subscription, error) {
@@ -362,18 +495,42 @@ func (s *Service) SetLocalTimeByID(ctx context.Context, id int64, lt *LocalTime)
 // SubscribeTelegram subscribes a chat. No double opt-in: the chat itself
 // sent the command. A known chat that had left is active again.
 func (s *Service) SubscribeTelegram(ctx context.Context, chatID int64, source string) (Subscription, error) {
+	return s.SubscribeTelegramTo(ctx, chatID, source, "")
+}
+
+// SubscribeTelegramTo is SubscribeTelegram to the newsletter slug (""
+// the default one; /start SLUG). An active chat keeps its letters and adds
+// this one; a chat that had left comes back to this one alone.
+func (s *Service) SubscribeTelegramTo(ctx context.Context, chatID int64, source, slug string) (Subscription, error) {
+	var letters []string
+	if slug != "" {
+		letters = []string{slug}
+	}
+	nls, err := s.CheckNewsletters(letters)
+	if err != nil {
+		return Subscription{}, err
+	}
 	now := s.now()
 	sub, created, err := s.Store.CreateSubscription(ctx, Subscription{
 		Channel: Telegram, Address: strconv.FormatInt(chatID, 10), Status: Active,
-		Source: source, CreatedAt: now, ConfirmedAt: now,
+		Source: source, CreatedAt: now, ConfirmedAt: now, Newsletters: nls,
 	})
 	if err != nil {
 		return Subscription{}, fmt.Errorf("subscribers: subscribe telegram: %w", err)
 	}
-	if created || sub.Status == Active {
+	if created {
 		return sub, nil
 	}
+	if sub.Status == Active {
+		if slug == "" || sub.Gets(slug, s.DefaultNewsletter()) {
+			return sub, nil
+		}
+		return s.SetNewslettersByID(ctx, sub.ID, append(s.LettersOf(sub), slug))
+	}
 	if err := s.Store.SetSubscriptionStatus(ctx, sub.ID, Active, now); err != nil {
+		return Subscription{}, fmt.Errorf("subscribers: resubscribe telegram %d: %w", sub.ID, err)
+	}
+	if err := s.Store.SetSubscriptionNewsletters(ctx, sub.ID, nls); err != nil {
 		return Subscription{}, fmt.Errorf("subscribers: resubscribe telegram %d: %w", sub.ID, err)
 	}
 	return s.get(ctx, sub.ID)

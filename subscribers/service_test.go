@@ -72,6 +72,13 @@ func (m *memStore) SetSubscriptionSections(_ context.Context, id int64, sections
 	return nil
 }
 
+func (m *memStore) SetSubscriptionNewsletters(_ context.Context, id int64, slugs []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.subs[id-1].Newsletters = slices.Clone(slugs)
+	return nil
+}
+
 func (m *memStore) SetLocalTime(_ context.Context, id int64, lt *LocalTime) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
