@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	subs := &subscribers.Service{
 		Store: a.store, Tokens: tokens, Mailer: mailer,
 		BaseURL: cfg.Newsletter.BaseURL, Sections: cfg.Newsletter.Sections, Log: log,
+		Newsletters: letterSlugs(cfg),
 	}
 
 	channels := map[subscribers.Channel]delivery.ChannelConfig{
@@ -218,8 +219,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	if a.web, err = web.New(web.Config{
 		Title: cfg.Newsletter.Title, BaseURL: cfg.Newsletter.BaseURL, PostalAddress: cfg.Newsletter.PostalAddress,
-		Location: cfg.Newsletter.Location, Sections: cfg.Newsletter.Sections, Newsletter: digest.DefaultNewsletter,
-		Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Location: cfg.Newsletter.Location, Sections: cfg.Newsletter.Sections, Newsletter: a.letters[0].builder.Newsletter,
+		Letters: webLetters(cfg), Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
@@ -228,6 +229,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		return nil, err
 	}
 	return a, nil
+}
+
+// letterSlugs are the newsletters' slugs, the default first.
+func letterSlugs(cfg config.Config) []string {
+	var out []string
+	for _, n := range cfg.Letters() {
+		out = append(out, n.Slug)
+	}
+	return out
+}
+
+// webLetters are the newsletters as the pages show them.
+func webLetters(cfg config.Config) []web.Letter {
+	var out []web.Letter
+	for _, n := range cfg.Letters() {
+		out = append(out, web.Letter{Slug: n.Slug, Title: n.Title})
+	}
+	return out
 }
 
 // emailLetters are the newsletters' senders and titles for the email

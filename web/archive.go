@@ -28,13 +28,39 @@ func public(e digest.Edition) bool {
 	return e.Status == digest.StatusSending || e.Status == digest.StatusSent
 }
 
-// archiveList is GET /archive: the editions, latest first.
+// archiveOf is the newsletter an archive route names and the path of its
+// archive: /archive/{slug} for GET /archive/{slug}/…, else the default
+// newsletter's /archive (SPEC's contract paths, unchanged).
+func (s *Server) archiveOf(r *http.Request) (Letter, string, error) {
+	slug := r.PathValue("slug")
+	if slug == "" {
+		return s.cfg.Letters[0], "/archive", nil
+	}
+	l, ok := s.letter(slug)
+	if !ok {
+		return Letter{}, "", errStatus(http.StatusNotFound, "There is no such newsletter.")
+	}
+	return l, "/archive/" + l.Slug, nil
+}
+
+// archiveList is GET /archive (the default newsletter) and GET
+// /archive/{slug}/: the editions, latest first.
 func (s *Server) archiveList(w http.ResponseWriter, r *http.Request) error {
-	eds, err := s.store.ListEditions(r.Context(), s.cfg.Newsletter, archiveLimit)
+	l, path, err := s.archiveOf(r)
+	if err != nil {
+		return err
+	}
+	eds, err := s.store.ListEditions(r.Context(), l.Slug, archiveLimit)
 	if err != nil {
 		return err
 	}
 	v := s.view()
+	v.Newsletter, v.Archive = l.Title, path
+	if s.several() {
+		for _, x := range s.cfg.Letters {
+			v.Letters = append(v.Letters, letterBox{Slug: x.Slug, Title: x.Title, Checked: x.Slug == l.Slug})
+		}
+	}
 	for _, e := range eds {
 		if !public(e) {
 			continue
@@ -56,14 +82,24 @@ func (s *Server) archiveList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// archiveEdition is GET /archive/{date}, the "view in browser" page. It is
-// the same for every reader: no per-reader links.
+// archiveEdition is GET /archive/{date} (the default newsletter) and GET
+// /archive/{slug}/{date}, the "view in browser" page. It is the same for
+// every reader: no per-reader links. GET /archive/{slug} (no slash) is sent
+// on to that letter's archive.
 func (s *Server) archiveEdition(w http.ResponseWriter, r *http.Request) error {
 	date := r.PathValue("date")
 	if d, err := time.Parse(time.DateOnly, date); err != nil || d.Format(time.DateOnly) != date {
+		if l, ok := s.letter(date); ok && r.PathValue("slug") == "" {
+			http.Redirect(w, r, "/archive/"+l.Slug+"/", http.StatusMovedPermanently)
+			return nil
+		}
 		return errNotFound
 	}
-	e, err := s.store.GetEditionByDate(r.Context(), s.cfg.Newsletter, date)
+	l, _, err := s.archiveOf(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.store.GetEditionByDate(r.Context(), l.Slug, date)
 	if errors.Is(err, digest.ErrNotFound) || err == nil && !public(e) {
 		return errStatus(http.StatusNotFound, "There is no edition for this date.")
 	}
@@ -71,7 +107,7 @@ func (s *Server) archiveEdition(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	html, err := digest.RenderWebPage(e, digest.RenderOptions{
-		Title: s.cfg.Title, BaseURL: s.cfg.BaseURL, PostalAddress: s.cfg.PostalAddress,
+		Title: l.Title, BaseURL: s.cfg.BaseURL, PostalAddress: s.cfg.PostalAddress,
 		Location: s.cfg.Location, Sections: s.cfg.Sections,
 	})
 	if err != nil {

@@ -53,16 +53,20 @@ type atomHTML struct {
 // feed, each entry the edition's headlines linking to the outlets, for
 // readers who follow the letter in a feed reader.
 func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) error {
-	eds, err := s.store.ListEditions(r.Context(), s.cfg.Newsletter, archiveLimit)
+	l, path, err := s.archiveOf(r)
+	if err != nil {
+		return err
+	}
+	eds, err := s.store.ListEditions(r.Context(), l.Slug, archiveLimit)
 	if err != nil {
 		return err
 	}
 	base := strings.TrimRight(s.cfg.BaseURL, "/")
 	f := atomFeed{
-		ID: base + "/archive", Title: s.cfg.Title, Author: atomAuthor{Name: s.cfg.Title},
+		ID: base + path, Title: l.Title, Author: atomAuthor{Name: l.Title},
 		Links: []atomLink{
-			{Rel: "self", Type: "application/atom+xml", Href: base + "/archive/feed.atom"},
-			{Rel: "alternate", Type: "text/html", Href: base + "/archive"},
+			{Rel: "self", Type: "application/atom+xml", Href: base + path + "/feed.atom"},
+			{Rel: "alternate", Type: "text/html", Href: base + path},
 		},
 	}
 	var newest time.Time
@@ -84,9 +88,9 @@ func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) error {
 		if d, err := time.Parse(time.DateOnly, e.Date); err == nil {
 			label = d.Format("Monday, January 2, 2006")
 		}
-		link := base + "/archive/" + e.Date
+		link := base + path + "/" + e.Date
 		f.Entries = append(f.Entries, atomEntry{
-			ID: link, Title: s.cfg.Title + " — " + label, Updated: updated.UTC().Format(time.RFC3339),
+			ID: link, Title: l.Title + " — " + label, Updated: updated.UTC().Format(time.RFC3339),
 			Link: atomLink{Rel: "alternate", Type: "text/html", Href: link}, Summary: atomSummary(e),
 			Content: atomHTML{Type: "html", Body: atomContent(e)},
 		})

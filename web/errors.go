@@ -72,6 +72,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, "This link is no longer valid. Please sign up again."
 	case errors.Is(err, subscribers.ErrUnknownSection):
 		return http.StatusBadRequest, "Please choose among the listed sections."
+	case errors.Is(err, subscribers.ErrUnknownNewsletter):
+		return http.StatusBadRequest, "Please choose among the listed newsletters."
+	case errors.Is(err, subscribers.ErrNoNewsletters):
+		return http.StatusBadRequest, "Choose at least one newsletter, or unsubscribe below."
 	case errors.Is(err, subscribers.ErrBadLocalTime):
 		return http.StatusBadRequest, "Choose an hour from the list and a time zone by its name, such as Europe/Berlin or America/Chicago."
 	case errors.Is(err, subscribers.ErrNoSections):

@@ -48,6 +48,13 @@ type view struct {
 	Heading      string
 	Sections     []sectionBox
 	SectionsHint string
+	// Letters are the newsletter checkboxes (only with several).
+	Letters []letterBox
+	// Leaving is the title of the one letter an unsubscribe link leaves
+	// (its ?newsletter=), LeaveSlug its slug; "" is every letter.
+	Leaving, LeaveSlug string
+	// Archive is the path of the archive shown: /archive or /archive/{slug}.
+	Archive string
 
 	Sub                          subscribers.Subscription
 	Active                       bool
@@ -81,6 +88,37 @@ func hourOptions(chosen string) []hourOption {
 type sectionBox struct {
 	Name    string
 	Checked bool
+}
+
+type letterBox struct {
+	Slug, Title string
+	Checked     bool
+}
+
+// several reports whether the instance has more than one newsletter.
+func (s *Server) several() bool { return len(s.cfg.Letters) > 1 }
+
+// letterBoxes are the newsletter checkboxes, ticked as gets says; none
+// with one newsletter.
+func (s *Server) letterBoxes(gets func(slug string) bool) []letterBox {
+	if !s.several() {
+		return nil
+	}
+	out := make([]letterBox, len(s.cfg.Letters))
+	for i, l := range s.cfg.Letters {
+		out[i] = letterBox{Slug: l.Slug, Title: l.Title, Checked: gets(l.Slug)}
+	}
+	return out
+}
+
+// letter returns the newsletter slug names.
+func (s *Server) letter(slug string) (Letter, bool) {
+	for _, l := range s.cfg.Letters {
+		if l.Slug == slug {
+			return l, true
+		}
+	}
+	return Letter{}, false
 }
 
 func (s *Server) view() view {

@@ -21,7 +21,7 @@ func (s *Server) preferencesForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.showPreferences(w, r, http.StatusOK, sub, token, "", "", nil, nil)
+	s.showPreferences(w, r, http.StatusOK, sub, token, "", "", nil, nil, nil)
 	return nil
 }
 
@@ -39,12 +39,20 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 	if err := s.csrf.check(r); err != nil {
 		return err
 	}
-	chosen := r.PostForm["sections"]
+	chosen, letters := r.PostForm["sections"], r.PostForm["newsletters"]
 	hour, zone := r.PostForm.Get("hour"), strings.TrimSpace(r.PostForm.Get("zone"))
 	back := func(err error) error {
 		status, msg := statusOf(err)
-		s.showPreferences(w, r, status, sub, token, "", msg, chosen, &localChoice{hour, zone})
+		s.showPreferences(w, r, status, sub, token, "", msg, chosen, &localChoice{hour, zone}, letters)
 		return nil
+	}
+	if s.several() {
+		if _, err := s.subs.SetNewslettersByID(r.Context(), sub.ID, letters); err != nil {
+			if errors.Is(err, subscribers.ErrNoNewsletters) || errors.Is(err, subscribers.ErrUnknownNewsletter) {
+				return back(err)
+			}
+			return err
+		}
 	}
 	lt, err := parseLocalChoice(hour, zone)
 	if err != nil {
@@ -65,7 +73,7 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	s.showPreferences(w, r, http.StatusOK, saved, token, "Your preferences are saved.", "", nil, nil)
+	s.showPreferences(w, r, http.StatusOK, saved, token, "Your preferences are saved.", "", nil, nil, nil)
 	return nil
 }
 
@@ -96,12 +104,16 @@ func sameLocal(a, b *subscribers.LocalTime) bool {
 // showPreferences renders the page; chosen and local, when not nil,
 // override the stored sections and delivery time (the form comes back as
 // the reader left it).
-func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, status int, sub subscribers.Subscription, token, notice, msg string, chosen []string, local *localChoice) {
+func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, status int, sub subscribers.Subscription, token, notice, msg string, chosen []string, local *localChoice, letters []string) {
 	wants := sub.Wants
 	if chosen != nil {
 		wants = func(name string) bool { return slices.Contains(chosen, name) }
 	}
 	v := s.formView(w, r, preferencesHint, wants)
+	if letters == nil {
+		letters = s.subs.LettersOf(sub)
+	}
+	v.Letters = s.letterBoxes(func(slug string) bool { return slices.Contains(letters, slug) })
 	v.Sub, v.Token, v.Notice, v.Error = sub, token, notice, msg
 	v.Active = sub.Status == subscribers.Active || sub.Status == subscribers.Pending
 	v.UnsubToken = s.subs.Token(subscribers.PurposeUnsubscribe, sub.ID)

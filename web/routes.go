@@ -25,6 +25,10 @@ func (s *Server) routes() *http.ServeMux {
 	m.Handle("GET /archive", s.page(s.archiveList))
 	m.Handle("GET /archive/{date}", s.page(s.archiveEdition))
 	m.Handle("GET /archive/feed.atom", s.page(s.archiveFeed))
+	// Each newsletter's own archive (the paths above are the default one's).
+	m.Handle("GET /archive/{slug}/{$}", s.page(s.archiveList))
+	m.Handle("GET /archive/{slug}/{date}", s.page(s.archiveEdition))
+	m.Handle("GET /archive/{slug}/feed.atom", s.page(s.archiveFeed))
 	m.HandleFunc("GET /static/style.css", s.stylesheet)
 	m.HandleFunc("GET /static/tz.js", s.tzScript)
 

@@ -45,7 +45,10 @@ type Store interface {
 
 // Subscriptions is the reader life cycle; *subscribers.Service implements it.
 type Subscriptions interface {
-	SubscribeEmail(ctx context.Context, address string, sections []string, source string) error
+	SubscribeEmailTo(ctx context.Context, address string, sections, letters []string, source string) error
+	UnsubscribeFrom(ctx context.Context, token, slug string) (subscribers.Subscription, error)
+	SetNewslettersByID(ctx context.Context, id int64, slugs []string) (subscribers.Subscription, error)
+	LettersOf(sub subscribers.Subscription) []string
 	AddConfirmedEmail(ctx context.Context, address string, sections []string, source string) (subscribers.Subscription, bool, error)
 	Lookup(ctx context.Context, p subscribers.Purpose, token string) (subscribers.Subscription, error)
 	Confirm(ctx context.Context, token string) (subscribers.Subscription, error)
@@ -79,7 +82,12 @@ type Config struct {
 	Location      *time.Location // newsletter.timezone
 	Sections      []string       // newsletter.sections
 	Newsletter    string         // edition key; digest.DefaultNewsletter when ""
-	Lang          string         // lang of the pages; "en" when ""
+	// Letters are the instance's newsletters when it has several, the
+	// default (Newsletter, Title) first: the signup form and the
+	// preferences offer them, and each has its archive under
+	// /archive/{slug}/. None or one: the one newsletter above.
+	Letters []Letter
+	Lang    string // lang of the pages; "en" when ""
 
 	Secret     string // security.secret: keys the CSRF tokens
 	AdminToken string // http.admin_token; "" disables the admin API
@@ -95,6 +103,11 @@ type Config struct {
 
 	Log *slog.Logger
 	Now func() time.Time // nil: time.Now
+}
+
+// Letter is one newsletter as the pages show it.
+type Letter struct {
+	Slug, Title string
 }
 
 // Deps are the services the handlers call. Importer and Publisher
@@ -154,6 +167,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.Newsletter == "" {
 		cfg.Newsletter = digest.DefaultNewsletter
 	}
+	if len(cfg.Letters) == 0 {
+		cfg.Letters = []Letter{{Slug: cfg.Newsletter, Title: cfg.Title}}
+	}
+	cfg.Newsletter, cfg.Title = cfg.Letters[0].Slug, cfg.Letters[0].Title
 	if cfg.Lang == "" {
 		cfg.Lang = "en"
 	}
