@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.bot, err = bot.New(bot.Config{
 			Title: cfg.Newsletter.Title, Schedule: cfg.Newsletter.Schedule, Location: cfg.Newsletter.Location,
 			Sections: cfg.Newsletter.Sections, Admins: cfg.Telegram.Admins, Channels: cfg.Telegram.Channels,
-			Newsletter: digest.DefaultNewsletter,
+			Newsletter: a.letters[0].builder.Newsletter, Letters: botLetters(cfg),
 		}, bot.Deps{
 			Telegram: a.tg, Digests: tgSender, Subscriptions: subs, Store: a.store,
 			Editions: a.builder, Publisher: a.publisher, Fanout: a.fanout, Importer: importer,
@@ -236,6 +236,15 @@ func letterSlugs(cfg config.Config) []string {
 	var out []string
 	for _, n := range cfg.Letters() {
 		out = append(out, n.Slug)
+	}
+	return out
+}
+
+// botLetters are the newsletters as the bot names them.
+func botLetters(cfg config.Config) []bot.Letter {
+	var out []bot.Letter
+	for _, n := range cfg.Letters() {
+		out = append(out, bot.Letter{Slug: n.Slug, Title: n.Title})
 	}
 	return out
 }

@@ -45,6 +45,15 @@ type Config struct {
 	Channels []string       // telegram.channels: each finished edition is posted there
 	// Newsletter is the edition key (digest.DefaultNewsletter when empty).
 	Newsletter string
+	// Letters are the instance's newsletters when it has several, the
+	// default first: /subscribe offers them as buttons and /start SLUG
+	// subscribes to one. None or one: the one newsletter above.
+	Letters []Letter
+}
+
+// Letter is one newsletter as the bot names it.
+type Letter struct {
+	Slug, Title string
 }
 
 // Telegram sends the bot's replies; *telegram.Client implements it.
@@ -66,6 +75,8 @@ type Digests interface {
 // implements it.
 type Subscriptions interface {
 	SubscribeTelegram(ctx context.Context, chatID int64, source string) (subscribers.Subscription, error)
+	SubscribeTelegramTo(ctx context.Context, chatID int64, source, slug string) (subscribers.Subscription, error)
+	LettersOf(sub subscribers.Subscription) []string
 	UnsubscribeTelegram(ctx context.Context, chatID int64) (subscribers.Subscription, error)
 	SetSectionsByID(ctx context.Context, id int64, sections []string) (subscribers.Subscription, error)
 	SetLocalTimeByID(ctx context.Context, id int64, lt *subscribers.LocalTime) (subscribers.Subscription, error)

@@ -135,7 +135,7 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*bot.Config, *subscribers.Service)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, mail: &mailer{}, logs: &syncBuf{}}
@@ -160,10 +160,14 @@ func newHarness(t *testing.T) *harness {
 	svc := &subscribers.Service{Store: h.st, Tokens: subscribers.NewTokens("secret", nil), Mailer: h.mail,
 		BaseURL: "https://news.example", Sections: sections, Log: log}
 	builder := digest.NewBuilder(h.st, digest.Options{Title: "Daily Headlines", Location: loc, Sections: sections, MaxAge: 0}, log)
-	h.bot, err = bot.New(bot.Config{
+	cfg := bot.Config{
 		Title: "Daily Headlines", Schedule: "0 7 * * *", Location: loc, Sections: sections,
 		Admins: []int64{admin}, Channels: []string{"@dailyheadlines"},
-	}, bot.Deps{
+	}
+	for _, o := range opts {
+		o(&cfg, svc)
+	}
+	h.bot, err = bot.New(cfg, bot.Deps{
 		Telegram: h.client, Digests: h.sender, Subscriptions: svc, Store: h.st,
 		Editions: builder, Fanout: h.fan,
 		Publisher: &publish.Service{Builder: builder, Fanout: h.fan, Editions: h.st},

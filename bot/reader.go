@@ -24,6 +24,7 @@ const (
 	cbSubscribe  = "sub"  // "sub" or "sub:<start payload>"
 	cbSection    = "sec:" // "sec:<index>" toggles, "sec:all" resets
 	cbSectionAll = "sec:all"
+	cbLetter     = "nl:" // "nl:<slug>" subscribes to that newsletter
 	// telegram.CallbackSettings and telegram.CallbackUnsubscribe come from
 	// the buttons under each digest.
 )
@@ -77,6 +78,13 @@ func (b *Bot) cmdStart(ctx context.Context, r request) error {
 		return err
 	}
 	text := "Welcome! " + b.intro()
+	// A deep link to one letter (t.me/BOT?start=SLUG).
+	if l, ok := b.letter(strings.TrimSpace(r.args)); ok && len(b.cfg.Letters) > 1 {
+		if found && sub.Status == subscribers.Active && slices.Contains(b.d.Subscriptions.LettersOf(sub), l.Slug) {
+			return b.reply(ctx, r.chat, "You already get <b>"+tghtml.Escape(l.Title)+"</b> here.", settingsButton())
+		}
+		return b.reply(ctx, r.chat, "Welcome! Tap <b>Subscribe</b> to get <b>"+tghtml.Escape(l.Title)+"</b> here.", b.lettersKeyboard([]Letter{l}))
+	}
 	if found && sub.Status == subscribers.Active {
 		text += "\nYou are subscribed. /settings picks your sections, /latest sends the last digest now."
 		return b.reply(ctx, r.chat, text, settingsButton())
@@ -92,22 +100,73 @@ func settingsButton() *tgbotapi.InlineKeyboardMarkup {
 }
 
 func (b *Bot) cmdSubscribe(ctx context.Context, r request) error {
-	return b.subscribe(ctx, r.chat, subscribers.SourceTelegram)
+	if len(b.cfg.Letters) > 1 {
+		sub, found, err := b.subscription(ctx, r.chat)
+		if err != nil {
+			return err
+		}
+		var have []string
+		if found && sub.Status == subscribers.Active {
+			have = b.d.Subscriptions.LettersOf(sub)
+		}
+		var offer []Letter
+		var lines []string
+		for _, l := range b.cfg.Letters {
+			mark := "•"
+			if slices.Contains(have, l.Slug) {
+				mark = "✓"
+			} else {
+				offer = append(offer, l)
+			}
+			lines = append(lines, mark+" <b>"+tghtml.Escape(l.Title)+"</b>")
+		}
+		text := "Our newsletters (✓: you get it here):\n" + strings.Join(lines, "\n")
+		if len(offer) == 0 {
+			return b.reply(ctx, r.chat, text+"\n\nYou get them all. /unsubscribe stops them.", settingsButton())
+		}
+		return b.reply(ctx, r.chat, text+"\n\nTap one to subscribe.", b.lettersKeyboard(offer))
+	}
+	return b.subscribe(ctx, r.chat, subscribers.SourceTelegram, "")
 }
 
-func (b *Bot) subscribe(ctx context.Context, chat int64, source string) error {
+// letter returns the newsletter slug names.
+func (b *Bot) letter(slug string) (Letter, bool) {
+	for _, l := range b.cfg.Letters {
+		if l.Slug == slug && slug != "" {
+			return l, true
+		}
+	}
+	return Letter{}, false
+}
+
+// lettersKeyboard is one Subscribe button per newsletter.
+func (b *Bot) lettersKeyboard(ls []Letter) *tgbotapi.InlineKeyboardMarkup {
+	var rows [][]tgbotapi.InlineKeyboardButton
+	for _, l := range ls {
+		rows = append(rows, tgbotapi.NewInlineKeyboardRow(tgbotapi.NewInlineKeyboardButtonData("Subscribe to "+l.Title, cbLetter+l.Slug)))
+	}
+	kb := tgbotapi.NewInlineKeyboardMarkup(rows...)
+	return &kb
+}
+
+// subscribe subscribes the chat to the newsletter slug ("": the default).
+func (b *Bot) subscribe(ctx context.Context, chat int64, source, slug string) error {
 	before, found, err := b.subscription(ctx, chat)
 	if err != nil {
 		return err
 	}
-	if found && before.Status == subscribers.Active {
+	if found && before.Status == subscribers.Active && (slug == "" || slices.Contains(b.d.Subscriptions.LettersOf(before), slug)) {
 		return b.reply(ctx, chat, "You are already subscribed. The next digest comes "+tghtml.Escape(b.when)+".", settingsButton())
 	}
-	sub, err := b.d.Subscriptions.SubscribeTelegram(ctx, chat, source)
+	sub, err := b.d.Subscriptions.SubscribeTelegramTo(ctx, chat, source, slug)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	b.log.InfoContext(ctx, "bot: subscribed", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", chat), slog.String("source", source))
+	b.log.InfoContext(ctx, "bot: subscribed", slog.Int64("subscription_id", sub.ID), slog.Int64("chat_id", chat),
+		slog.String("source", source), slog.String("newsletter", slug))
+	if l, ok := b.letter(slug); ok {
+		return b.reply(ctx, chat, "Subscribed to <b>"+tghtml.Escape(l.Title)+"</b>! /subscribe lists the other newsletters, /unsubscribe stops them all.", settingsButton())
+	}
 	return b.reply(ctx, chat, "Subscribed! The digest comes "+tghtml.Escape(b.when)+
 		".\n/settings picks your sections, /latest sends the last digest now, /unsubscribe stops it.", settingsButton())
 }
@@ -381,7 +440,13 @@ func (b *Bot) callback(ctx context.Context, q *tgbotapi.CallbackQuery) (string, 
 		if source == "" {
 			source = subscribers.SourceTelegram
 		}
-		return "", b.subscribe(ctx, chat, source)
+		return "", b.subscribe(ctx, chat, source, "")
+	case strings.HasPrefix(data, cbLetter):
+		l, ok := b.letter(strings.TrimPrefix(data, cbLetter))
+		if !ok {
+			return "That newsletter is no longer offered.", nil
+		}
+		return "", b.subscribe(ctx, chat, subscribers.SourceTelegram, l.Slug)
 	case data == telegram.CallbackUnsubscribe:
 		return "", b.unsubscribe(ctx, chat)
 	case data == telegram.CallbackSettings:
