@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			Newsletter: a.letters[0].builder.Newsletter, Letters: botLetters(cfg),
 		}, bot.Deps{
 			Telegram: a.tg, Digests: tgSender, Subscriptions: subs, Store: a.store,
-			Editions: a.builder, Publisher: a.publisher, Fanout: a.fanout, Importer: importer,
+			Editions: a.builder, Publisher: a.publisher, Newsletters: a.botNewsletters(), Fanout: a.fanout, Importer: importer,
 			Feeds: bot.FeedProbe{Fetcher: a.fetcher}, Log: log,
 		}); err != nil {
 			return nil, err
@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
-		Publisher: a.publisher, Ready: a.readyChecks(cfg), Metrics: a.metrics, Webhooks: webhooks,
+		Publisher: a.publisher, Publishers: a.webPublishers(), Ready: a.readyChecks(cfg), Metrics: a.metrics, Webhooks: webhooks,
 	}); err != nil {
 		return nil, err
 	}
@@ -238,6 +238,25 @@ func letterSlugs(cfg config.Config) []string {
 		out = append(out, n.Slug)
 	}
 	return out
+}
+
+// botNewsletters are each newsletter's builder and publisher for the
+// bot's admin commands.
+func (a *App) botNewsletters() map[string]bot.NewsletterDeps {
+	m := make(map[string]bot.NewsletterDeps, len(a.letters))
+	for _, l := range a.letters {
+		m[l.builder.Newsletter] = bot.NewsletterDeps{Editions: l.builder, Publisher: l.publisher}
+	}
+	return m
+}
+
+// webPublishers are each newsletter's publisher for POST /api/v1/editions.
+func (a *App) webPublishers() map[string]web.Publisher {
+	m := make(map[string]web.Publisher, len(a.letters))
+	for _, l := range a.letters {
+		m[l.builder.Newsletter] = l.publisher
+	}
+	return m
 }
 
 // botLetters are the newsletters as the bot names them.

@@ -122,12 +122,37 @@ func formatDeliveries(dc []digest.DeliveryCount) string {
 
 // ---- /preview, /sendnow, /pause, /resume ----
 
+// newsletterOf is the newsletter an admin command names (its argument, a
+// slug; none: the default one) with its builder and publisher. ok is false
+// when the slug is unknown: the reply lists the slugs.
+func (b *Bot) newsletterOf(ctx context.Context, r request) (slug string, nd NewsletterDeps, ok bool, err error) {
+	slug = strings.TrimSpace(r.args)
+	if slug == "" || slug == b.cfg.Newsletter {
+		return b.cfg.Newsletter, NewsletterDeps{Editions: b.d.Editions, Publisher: b.d.Publisher}, true, nil
+	}
+	if nd, ok := b.d.Newsletters[slug]; ok {
+		return slug, nd, true, nil
+	}
+	var slugs []string
+	for _, l := range b.cfg.Letters {
+		slugs = append(slugs, l.Slug)
+	}
+	if len(slugs) == 0 {
+		slugs = []string{b.cfg.Newsletter}
+	}
+	return "", NewsletterDeps{}, false, b.reply(ctx, r.chat, "No newsletter "+tghtml.Escape(slug)+"; the newsletters are "+tghtml.Escape(joinWords(slugs))+".", nil)
+}
+
 func (b *Bot) cmdPreview(ctx context.Context, r request) error {
-	if b.d.Editions == nil {
+	_, nd, ok, err := b.newsletterOf(ctx, r)
+	if !ok {
+		return err
+	}
+	if nd.Editions == nil {
 		return b.unavailable(ctx, r, "/preview")
 	}
 	return b.background(ctx, r, func(ctx context.Context, r request) error {
-		ed, err := b.d.Editions.Preview(ctx)
+		ed, err := nd.Editions.Preview(ctx)
 		if err != nil {
 			return fmt.Errorf("preview: %w", err)
 		}
@@ -151,10 +176,14 @@ func (b *Bot) cmdPreview(ctx context.Context, r request) error {
 }
 
 func (b *Bot) cmdSendNow(ctx context.Context, r request) error {
-	if b.d.Editions == nil || b.d.Publisher == nil {
+	_, nd, ok, err := b.newsletterOf(ctx, r)
+	if !ok {
+		return err
+	}
+	if nd.Editions == nil || nd.Publisher == nil {
 		return b.unavailable(ctx, r, "/sendnow")
 	}
-	p, err := b.d.Publisher.Publish(ctx, b.d.Editions.Date(b.now()))
+	p, err := nd.Publisher.Publish(ctx, nd.Editions.Date(b.now()))
 	if errors.Is(err, digest.ErrEmpty) {
 		return b.reply(ctx, r.chat, "Nothing new since the last edition, so there is no edition today.", nil)
 	}
@@ -178,9 +207,10 @@ func (b *Bot) cmdSendNow(ctx context.Context, r request) error {
 	return b.reply(ctx, r.chat, "Today's edition ("+d+") is being sent. /stats shows how far it got.", nil)
 }
 
-// current is the edition /pause and /resume act on: the newest one.
-func (b *Bot) current(ctx context.Context) (digest.Edition, bool, error) {
-	eds, err := b.d.Store.ListEditions(ctx, b.cfg.Newsletter, 1)
+// current is the edition /pause and /resume act on: the newsletter's
+// newest one.
+func (b *Bot) current(ctx context.Context, slug string) (digest.Edition, bool, error) {
+	eds, err := b.d.Store.ListEditions(ctx, slug, 1)
 	if err != nil {
 		return digest.Edition{}, false, fmt.Errorf("list editions: %w", err)
 	}
@@ -209,7 +239,11 @@ func (b *Bot) pauseOrResume(ctx context.Context, r request, verb, from string,
 	if b.d.Fanout == nil {
 		return b.unavailable(ctx, r, "/"+verb)
 	}
-	ed, ok, err := b.current(ctx)
+	slug, _, known, err := b.newsletterOf(ctx, r)
+	if !known {
+		return err
+	}
+	ed, ok, err := b.current(ctx, slug)
 	if err != nil {
 		return err
 	}

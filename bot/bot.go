@@ -154,11 +154,21 @@ type Deps struct {
 	Store         Store
 	Editions      Editions
 	Publisher     Publisher
-	Fanout        Fanout
+	// Newsletters are every newsletter's Editions and Publisher by slug,
+	// for /preview, /sendnow, /pause and /resume SLUG; nil: the ones above
+	// only.
+	Newsletters map[string]NewsletterDeps
+	Fanout      Fanout
 	Importer      Importer
 	Feeds         FeedChecker
 	Log           *slog.Logger
 	Now           func() time.Time
+}
+
+// NewsletterDeps are one newsletter's edition builder and publisher.
+type NewsletterDeps struct {
+	Editions  Editions
+	Publisher Publisher
 }
 
 // Bot handles updates. Construct it with New.

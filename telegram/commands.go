@@ -27,8 +27,8 @@ func ReaderCommands() []tgbotapi.BotCommand {
 func AdminCommands() []tgbotapi.BotCommand {
 	return []tgbotapi.BotCommand{
 		{Command: "stats", Description: "Subscribers and the last edition's deliveries"},
-		{Command: "preview", Description: "The next edition, to you only"},
-		{Command: "sendnow", Description: "Build today's edition and send it"},
+		{Command: "preview", Description: "The next edition, to you only: /preview [newsletter]"},
+		{Command: "sendnow", Description: "Build today's edition and send it: /sendnow [newsletter]"},
 		{Command: "post", Description: "Add an article: /post URL [section]"},
 		{Command: "articles", Description: "Latest articles with their ids"},
 		{Command: "pin", Description: "Pin an article as lead: /pin ID"},
@@ -36,8 +36,8 @@ func AdminCommands() []tgbotapi.BotCommand {
 		{Command: "feeds", Description: "List feeds"},
 		{Command: "addfeed", Description: "Add a feed: /addfeed URL [section]"},
 		{Command: "rmfeed", Description: "Remove a feed: /rmfeed ID"},
-		{Command: "pause", Description: "Pause the current edition's delivery"},
-		{Command: "resume", Description: "Resume delivery"},
+		{Command: "pause", Description: "Pause the current edition's delivery: /pause [newsletter]"},
+		{Command: "resume", Description: "Resume delivery: /resume [newsletter]"},
 	}
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/digestbot/digestbot/digest"
@@ -57,7 +58,14 @@ func toEditionJSON(e digest.Edition, stats []digest.DeliveryCount) editionJSON {
 // edition as it is when it was already under way, sent, paused or
 // cancelled; 409 when there is nothing new to send.
 func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
-	if s.publisher == nil {
+	pub := s.publisher
+	if slug := r.URL.Query().Get("newsletter"); slug != "" && slug != s.cfg.Newsletter {
+		var ok bool
+		if pub, ok = s.publishers[slug]; !ok {
+			return errStatus(http.StatusNotFound, "no newsletter "+strconv.Quote(slug))
+		}
+	}
+	if pub == nil {
 		return errUnavailable
 	}
 	// Building may outlast the server's WriteTimeout, sized for pages.
@@ -65,7 +73,7 @@ func (s *Server) sendEdition(w http.ResponseWriter, r *http.Request) error {
 	// A client that hangs up must not abort a build or a start halfway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), sendTimeout)
 	defer cancel()
-	p, err := s.publisher.Publish(ctx, s.publisher.Date(s.now()))
+	p, err := pub.Publish(ctx, pub.Date(s.now()))
 	if err != nil {
 		return err
 	}

@@ -117,6 +117,9 @@ type Deps struct {
 	Subscriptions Subscriptions
 	Importer      Importer
 	Publisher     Publisher
+	// Publishers are every newsletter's, by slug, for POST
+	// /api/v1/editions?newsletter=SLUG; nil: Publisher only.
+	Publishers map[string]Publisher
 	// Ready are the checks of GET /readyz beside the database ping
 	// (migrations, SMTP, Telegram), each run with a deadline.
 	Ready []ReadyCheck
@@ -132,12 +135,13 @@ type Deps struct {
 // Server is the HTTP handler of digestbot. Mount it as the Handler of an
 // http.Server; it has no goroutines and nothing to close.
 type Server struct {
-	cfg       Config
-	store     Store
-	subs      Subscriptions
-	importer  Importer
-	publisher Publisher
-	ready     []ReadyCheck
+	cfg        Config
+	store      Store
+	subs       Subscriptions
+	importer   Importer
+	publisher  Publisher
+	publishers map[string]Publisher
+	ready      []ReadyCheck
 
 	log         *slog.Logger
 	now         func() time.Time
@@ -198,7 +202,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher, ready: d.Ready,
+		cfg: cfg, store: d.Store, subs: d.Subscriptions, importer: d.Importer, publisher: d.Publisher, publishers: d.Publishers, ready: d.Ready,
 		log: cfg.Log, now: cfg.Now, pages: p, css: css, tzJS: tzJS,
 		csrf:    newCSRF(cfg.Secret),
 		limiter: ratelimit.NewKeyed(cfg.RateBurst, cfg.RateEvery, maxClients),
