@@ -81,6 +81,7 @@ type Builder struct {
 	phPrefs   string
 
 	letters map[string]letter // by slug; nil: one letter
+	first   string            // the default letter's slug ("" with one)
 
 	mu    sync.Mutex
 	cache map[tmplKey]*template
@@ -154,8 +155,13 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 			letters[l.Slug] = x
 		}
 	}
+	first := ""
+	if letters != nil {
+		first = cfg.Letters[0].Slug
+	}
 	b := &Builder{
 		letters:   letters,
+		first:     first,
 		from:      from,
 		fromHdr:   "From: " + fromHdr + "\r\n",
 		domain:    strings.ToLower(from.Address[strings.LastIndexByte(from.Address, '@')+1:]),

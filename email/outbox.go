@@ -17,10 +17,20 @@ import (
 	"github.com/digestbot/digestbot/subscribers"
 )
 
+// fileLetter is the part of an outbox file name that tells a newsletter
+// other than the default one apart: "slug-", or "".
+func (b *Builder) fileLetter(ed digest.Edition) string {
+	if _, ok := b.letters[ed.Newsletter]; !ok || ed.Newsletter == b.first {
+		return ""
+	}
+	return fileSafe(ed.Newsletter) + "-"
+}
+
 // OutboxSender "delivers" email by writing each message as an .eml file to
 // a directory (email.outbox_dir, used when no SMTP host is set). A file is
 // named after the edition date and the subscription,
-// "<YYYY-MM-DD>-<subscription id>.eml", and written to a temporary file
+// "<YYYY-MM-DD>-<subscription id>.eml" ("<YYYY-MM-DD>-<slug>-<id>.eml" for
+// a newsletter other than the default one), and written to a temporary file
 // renamed into place, so a reader never sees half a message and sending
 // again overwrites rather than duplicates. It implements delivery.ChannelSender,
 // delivery.StreamSender and Transport.
@@ -93,7 +103,7 @@ func (o *OutboxSender) SendEach(ctx context.Context, ed digest.Edition, subs []s
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
 			continue
 		}
-		name := fileSafe(ed.Date) + "-" + strconv.FormatInt(sub.ID, 10) + ".eml"
+		name := fileSafe(ed.Date) + "-" + o.b.fileLetter(ed) + strconv.FormatInt(sub.ID, 10) + ".eml"
 		if err := o.write(name, m.Data); err != nil {
 			firstErr = err
 			emit(delivery.Result{SubscriptionID: sub.ID, Outcome: delivery.Retry, Err: err})
