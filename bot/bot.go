@@ -159,10 +159,10 @@ type Deps struct {
 	// only.
 	Newsletters map[string]NewsletterDeps
 	Fanout      Fanout
-	Importer      Importer
-	Feeds         FeedChecker
-	Log           *slog.Logger
-	Now           func() time.Time
+	Importer    Importer
+	Feeds       FeedChecker
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // NewsletterDeps are one newsletter's edition builder and publisher.
