@@ -21,8 +21,7 @@ import (
 // preferences change them, and each letter has its archive.
 func TestNewsletters(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		var e *env
-		e = newEnv(t, st, func(c *web.Config, d *web.Deps) {
+		e := newEnv(t, st, func(c *web.Config, d *web.Deps) {
 			c.Letters = []web.Letter{{Slug: "daily", Title: "Daily Headlines"}, {Slug: "week", Title: "Week in Review"}}
 		})
 		e.svc.Newsletters = []string{"daily", "week"}
