@@ -231,13 +231,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	return a, nil
 }
 
-// letterSlugs are the newsletters' slugs, the default first.
-func letterSlugs(cfg config.Config) []string {
-	var out []string
-	for _, n := range cfg.Letters() {
-		out = append(out, n.Slug)
+// eachLetter maps every newsletter of cfg, the default first, to what one
+// part (the pages, the bot, the email builder) needs of it.
+func eachLetter[T any](cfg config.Config, f func(config.Newsletter) T) []T {
+	ls := cfg.Letters()
+	out := make([]T, len(ls))
+	for i, n := range ls {
+		out[i] = f(n)
 	}
 	return out
+}
+
+func letterSlugs(cfg config.Config) []string {
+	return eachLetter(cfg, func(n config.Newsletter) string { return n.Slug })
+}
+
+func botLetters(cfg config.Config) []bot.Letter {
+	return eachLetter(cfg, func(n config.Newsletter) bot.Letter { return bot.Letter{Slug: n.Slug, Title: n.Title} })
+}
+
+func webLetters(cfg config.Config) []web.Letter {
+	return eachLetter(cfg, func(n config.Newsletter) web.Letter { return web.Letter{Slug: n.Slug, Title: n.Title} })
+}
+
+func emailLetters(cfg config.Config) []email.Letter {
+	return eachLetter(cfg, func(n config.Newsletter) email.Letter {
+		return email.Letter{Slug: n.Slug, Title: n.Title, From: n.From}
+	})
 }
 
 // botNewsletters are each newsletter's builder and publisher for the
@@ -257,34 +277,6 @@ func (a *App) webPublishers() map[string]web.Publisher {
 		m[l.builder.Newsletter] = l.publisher
 	}
 	return m
-}
-
-// botLetters are the newsletters as the bot names them.
-func botLetters(cfg config.Config) []bot.Letter {
-	var out []bot.Letter
-	for _, n := range cfg.Letters() {
-		out = append(out, bot.Letter{Slug: n.Slug, Title: n.Title})
-	}
-	return out
-}
-
-// webLetters are the newsletters as the pages show them.
-func webLetters(cfg config.Config) []web.Letter {
-	var out []web.Letter
-	for _, n := range cfg.Letters() {
-		out = append(out, web.Letter{Slug: n.Slug, Title: n.Title})
-	}
-	return out
-}
-
-// emailLetters are the newsletters' senders and titles for the email
-// builder.
-func emailLetters(cfg config.Config) []email.Letter {
-	var out []email.Letter
-	for _, n := range cfg.Letters() {
-		out = append(out, email.Letter{Slug: n.Slug, Title: n.Title, From: n.From})
-	}
-	return out
 }
 
 // readyChecks are /readyz's parts beside the database ping: migrations

@@ -69,6 +69,9 @@ func TestNewsletters(t *testing.T) {
 		}
 		form := url.Values{"csrf_token": {e.csrf(prefs)}, "sections": {"World"}}
 		wantStatus(t, "no letter", e.post(prefs, form), http.StatusBadRequest, "at least one newsletter")
+		if s := e.sub("reader@example.org"); len(s.Sections) != 0 {
+			t.Errorf("a refused form saved the sections: %v", s.Sections)
+		}
 		form = url.Values{"csrf_token": {e.csrf(prefs)}, "sections": {"World"}, "newsletters": {"daily", "week"}}
 		wantStatus(t, "save", e.post(prefs, form), http.StatusOK, "saved")
 		if s := e.sub("reader@example.org"); !slices.Equal(s.Newsletters, []string{"daily", "week"}) {

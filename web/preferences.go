@@ -47,11 +47,14 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if s.several() {
-		if _, err := s.subs.SetNewslettersByID(r.Context(), sub.ID, letters); err != nil {
-			if errors.Is(err, subscribers.ErrNoNewsletters) || errors.Is(err, subscribers.ErrUnknownNewsletter) {
-				return back(err)
+		// Checked before anything is saved: a refused form changes nothing.
+		if len(letters) == 0 {
+			return back(subscribers.ErrNoNewsletters)
+		}
+		for _, x := range letters {
+			if _, ok := s.letter(x); !ok {
+				return back(subscribers.ErrUnknownNewsletter)
 			}
-			return err
 		}
 	}
 	lt, err := parseLocalChoice(hour, zone)
@@ -64,6 +67,11 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.several() {
+		if saved, err = s.subs.SetNewslettersByID(r.Context(), sub.ID, letters); err != nil {
+			return err
+		}
 	}
 	if !sameLocal(saved.Local, lt) {
 		if saved, err = s.subs.SetLocalTime(r.Context(), token, lt); err != nil {
