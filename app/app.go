@@ -53,6 +53,7 @@ type App struct {
 // the store and the fan-out.
 type letter struct {
 	cfg       config.Newsletter
+	render    digest.RenderOptions // title, archive path, templates
 	builder   *digest.Builder
 	publisher *publish.Service
 }
@@ -76,7 +77,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.metrics = metrics.New()
 	a.lead = &leader{a: a}
 	for _, n := range cfg.Letters() {
-		a.letters = append(a.letters, &letter{cfg: n, builder: NewLetterBuilder(n, a.store, log)})
+		ro, err := LetterRender(cfg, n)
+		if err != nil {
+			return nil, err
+		}
+		a.letters = append(a.letters, &letter{cfg: n, render: ro, builder: NewLetterBuilder(n, a.store, log)})
 	}
 	a.builder = a.letters[0].builder
 	a.fetcher = NewFetcher(cfg)
@@ -92,11 +97,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	mb, err := email.NewBuilder(email.BuilderConfig{
 		From:              cfg.Email.From,
 		UnsubscribeMailto: cfg.Email.UnsubscribeMailto,
-		Render:            RenderOptions(cfg),
+		Render:            a.letters[0].render,
 		Tokens:            tokens,
 		DKIM:              dkim,
 		ReturnPath:        a.returnPath(cfg),
-		Letters:           emailLetters(cfg),
+		Letters:           a.emailLetters(),
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	subs := &subscribers.Service{
 		Store: a.store, Tokens: tokens, Mailer: mailer,
 		BaseURL: cfg.Newsletter.BaseURL, Sections: cfg.Newsletter.Sections, Log: log,
-		Newsletters: letterSlugs(cfg),
+		Newsletters: a.letterSlugs(),
 	}
 
 	channels := map[subscribers.Channel]delivery.ChannelConfig{
@@ -150,7 +155,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		// Every process sending as this bot on this database keeps one rate.
 		botID, _, _ := strings.Cut(t.Token, ":")
 		a.tg.Limiter().Share(a.store, botID)
-		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{Render: RenderOptions(cfg), Log: log})
+		tgSender = telegram.NewSender(a.tg, telegram.SenderOptions{
+			Render: a.letters[0].render, Letters: a.letterRenders(), Log: log,
+		})
 		channels[subscribers.Telegram] = delivery.ChannelConfig{Sender: tgSender, BatchSize: 200, Workers: 4}
 		log.Info("telegram: on", slog.String("bot", a.tg.Username()))
 	} else {
@@ -191,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		if a.bot, err = bot.New(bot.Config{
 			Title: cfg.Newsletter.Title, Schedule: cfg.Newsletter.Schedule, Location: cfg.Newsletter.Location,
 			Sections: cfg.Newsletter.Sections, Admins: cfg.Telegram.Admins, Channels: cfg.Telegram.Channels,
-			Newsletter: a.letters[0].builder.Newsletter, Letters: botLetters(cfg),
+			Newsletter: a.letters[0].builder.Newsletter, Letters: a.botLetters(),
 		}, bot.Deps{
 			Telegram: a.tg, Digests: tgSender, Subscriptions: subs, Store: a.store,
 			Editions: a.builder, Publisher: a.publisher, Newsletters: a.botNewsletters(), Fanout: a.fanout, Importer: importer,
@@ -220,7 +227,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.web, err = web.New(web.Config{
 		Title: cfg.Newsletter.Title, BaseURL: cfg.Newsletter.BaseURL, PostalAddress: cfg.Newsletter.PostalAddress,
 		Location: cfg.Newsletter.Location, Sections: cfg.Newsletter.Sections, Newsletter: a.letters[0].builder.Newsletter,
-		Letters: webLetters(cfg), Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Letters: a.webLetters(), Secret: cfg.Security.Secret, AdminToken: cfg.HTTP.AdminToken, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Log: log,
 	}, web.Deps{
 		Store: a.store, Subscriptions: subs, Importer: importer,
@@ -231,33 +238,43 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	return a, nil
 }
 
-// eachLetter maps every newsletter of cfg, the default first, to what one
-// part (the pages, the bot, the email builder) needs of it.
-func eachLetter[T any](cfg config.Config, f func(config.Newsletter) T) []T {
-	ls := cfg.Letters()
-	out := make([]T, len(ls))
-	for i, n := range ls {
-		out[i] = f(n)
+// eachLetter maps every newsletter, the default first, to what one part
+// (the pages, the bot, the email builder) needs of it.
+func eachLetter[T any](a *App, f func(*letter) T) []T {
+	out := make([]T, len(a.letters))
+	for i, l := range a.letters {
+		out[i] = f(l)
 	}
 	return out
 }
 
-func letterSlugs(cfg config.Config) []string {
-	return eachLetter(cfg, func(n config.Newsletter) string { return n.Slug })
+func (a *App) letterSlugs() []string {
+	return eachLetter(a, func(l *letter) string { return l.cfg.Slug })
 }
 
-func botLetters(cfg config.Config) []bot.Letter {
-	return eachLetter(cfg, func(n config.Newsletter) bot.Letter { return bot.Letter{Slug: n.Slug, Title: n.Title} })
+func (a *App) botLetters() []bot.Letter {
+	return eachLetter(a, func(l *letter) bot.Letter { return bot.Letter{Slug: l.cfg.Slug, Title: l.cfg.Title} })
 }
 
-func webLetters(cfg config.Config) []web.Letter {
-	return eachLetter(cfg, func(n config.Newsletter) web.Letter { return web.Letter{Slug: n.Slug, Title: n.Title} })
-}
-
-func emailLetters(cfg config.Config) []email.Letter {
-	return eachLetter(cfg, func(n config.Newsletter) email.Letter {
-		return email.Letter{Slug: n.Slug, Title: n.Title, From: n.From}
+func (a *App) webLetters() []web.Letter {
+	return eachLetter(a, func(l *letter) web.Letter {
+		return web.Letter{Slug: l.cfg.Slug, Title: l.cfg.Title, Templates: l.render.Templates}
 	})
+}
+
+func (a *App) emailLetters() []email.Letter {
+	return eachLetter(a, func(l *letter) email.Letter {
+		return email.Letter{Slug: l.cfg.Slug, Title: l.cfg.Title, From: l.cfg.From,
+			ArchivePath: l.render.ArchivePath, Templates: l.render.Templates}
+	})
+}
+
+func (a *App) letterRenders() map[string]digest.RenderOptions {
+	m := make(map[string]digest.RenderOptions, len(a.letters))
+	for _, l := range a.letters {
+		m[l.cfg.Slug] = l.render
+	}
+	return m
 }
 
 // botNewsletters are each newsletter's builder and publisher for the

@@ -67,15 +67,28 @@ func NewLetterBuilder(n config.Newsletter, st *store.Store, log *slog.Logger) *d
 	}, log.With(slog.String("newsletter", slug)))
 }
 
-// RenderOptions are the newsletter-wide render settings; per-subscriber
+// LetterRender returns newsletter n's render settings: the instance's base
+// URL and footer, n's title, zone, sections and archive path, and the
+// templates of its template_dir (the embedded ones without). Per-subscriber
 // links are filled in by the senders.
-func RenderOptions(cfg config.Config) digest.RenderOptions {
-	n := cfg.Newsletter
-	return digest.RenderOptions{
+func LetterRender(cfg config.Config, n config.Newsletter) (digest.RenderOptions, error) {
+	o := digest.RenderOptions{
 		Title:         n.Title,
 		BaseURL:       n.BaseURL,
 		PostalAddress: n.PostalAddress,
 		Location:      n.Location,
 		Sections:      n.Sections,
+		ArchivePath:   "/archive",
 	}
+	if n.Slug != cfg.Letters()[0].Slug {
+		o.ArchivePath += "/" + n.Slug
+	}
+	if n.TemplateDir != "" {
+		t, err := digest.LoadTemplates(n.TemplateDir)
+		if err != nil {
+			return o, fmt.Errorf("newsletter %s: template_dir: %w", n.Slug, err)
+		}
+		o.Templates = t
+	}
+	return o, nil
 }

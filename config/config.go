@@ -97,6 +97,10 @@ type Newsletter struct {
 	// From is the letter's sender ("Week in Review <weekly@example.com>");
 	// empty: email.from.
 	From string `toml:"from"`
+	// TemplateDir holds templates that replace the embedded ones for this
+	// letter (email.html.tmpl, email.txt.tmpl, web.html.tmpl; any subset);
+	// empty: the embedded ones.
+	TemplateDir string `toml:"template_dir"`
 
 	Location *time.Location `toml:"-"` // Timezone, loaded
 }

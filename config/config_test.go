@@ -173,4 +173,6 @@ sections = ["world"]
 	test("[[newsletters]]\nslug = \"w\"\nschedule = \"every day\"\n", "newsletters[0].schedule")
 	test("[[newsletters]]\nslug = \"w\"\nfrom = \"nobody\"\n", "newsletters[0].from")
 	test("[[newsletters]]\nslug = \"w\"\nwindow = \"1.5d\"\n", "window")
+	test("[[newsletters]]\nslug = \"w\"\ntemplate_dir = \"/nonexistent/templates\"\n", "newsletters[0].template_dir")
+	test("[[newsletters]]\nslug = \"2026-01-01\"\n", "newsletters[0].slug") // /archive/{date} would shadow it
 }

@@ -135,7 +135,7 @@ func (c *Config) validate() error {
 			key = fmt.Sprintf("newsletters[%d]", i)
 		}
 		if !validSlug(n.Slug) {
-			bad(key+".slug", "%q: use 1 to 32 lower-case letters, digits and '-', starting with a letter or digit", n.Slug)
+			bad(key+".slug", "%q: use 1 to 32 lower-case letters, digits and '-', starting with a letter or digit, not a date", n.Slug)
 		} else if slugs[n.Slug] {
 			bad(key+".slug", "%q names two newsletters", n.Slug)
 		}
@@ -177,6 +177,13 @@ func (c *Config) validate() error {
 		if n.From != "" {
 			if a, err := mail.ParseAddress(n.From); err != nil || !strings.Contains(a.Address, "@") {
 				bad(key+".from", "not an email address: %q", n.From)
+			}
+		}
+		if n.TemplateDir != "" {
+			if st, err := os.Stat(n.TemplateDir); err != nil {
+				bad(key+".template_dir", "%v", err)
+			} else if !st.IsDir() {
+				bad(key+".template_dir", "%s is not a directory", n.TemplateDir)
 			}
 		}
 	}
@@ -383,6 +390,9 @@ func (c *Config) inheritNewsletters() {
 		if n.Sections == nil {
 			n.Sections = base.Sections
 		}
+		if n.TemplateDir == "" {
+			n.TemplateDir = base.TemplateDir
+		}
 		switch {
 		case n.Window.Duration > 0:
 			n.MaxAge = n.Window
@@ -392,9 +402,13 @@ func (c *Config) inheritNewsletters() {
 	}
 }
 
-// validSlug: 1–32 of [a-z0-9-], not starting with '-'.
+// validSlug: 1–32 of [a-z0-9-], not starting with '-', and not a date
+// (GET /archive/{date} is the default letter's edition).
 func validSlug(s string) bool {
 	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	if _, err := time.Parse(time.DateOnly, s); err == nil {
 		return false
 	}
 	for _, r := range s {

@@ -50,6 +50,11 @@ type RenderOptions struct {
 	// digits, '-', '_' or '.', e.g. https://news.example/unsubscribe/UNSUB_TOKEN:
 	// html/template percent-encodes anything else inside href.
 	UnsubscribeURL, PreferencesURL string
+	// ArchivePath is the newsletter's archive on BaseURL: "/archive" (the
+	// default, also when empty) or "/archive/weekly".
+	ArchivePath string
+	// Templates are the newsletter's (LoadTemplates); nil: the embedded ones.
+	Templates *Templates
 }
 
 // ForSections returns the edition with only the items of the given sections,
@@ -128,9 +133,16 @@ func newView(e Edition, o RenderOptions) view {
 	}
 	v.Title, v.Date, v.DateLine, v.Heading = editionHeading(e, o)
 	if base := strings.TrimRight(safeLink(o.BaseURL), "/"); base != "" {
-		v.ArchiveListURL = base + "/archive"
+		path := "/archive"
+		if p := strings.TrimRight(o.ArchivePath, "/"); strings.HasPrefix(p, "/archive/") {
+			path = p
+		}
+		v.ArchiveListURL = base + path
+		if path != "/archive" {
+			v.ArchiveListURL += "/" // GET /archive/{slug} redirects here
+		}
 		if v.Date != "" {
-			v.ArchiveURL = base + "/archive/" + v.Date
+			v.ArchiveURL = base + path + "/" + v.Date
 		}
 	}
 	v.Sections = groupSections(e.Items)

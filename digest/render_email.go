@@ -2,32 +2,8 @@ package digest
 
 import (
 	"fmt"
-	htmltemplate "html/template"
 	"strings"
-	texttemplate "text/template"
 	"unicode/utf8"
-)
-
-// The templates are parsed once, at package initialisation, and never
-// changed afterwards: executing a parsed template is safe from many
-// goroutines, so these read-only values are not mutable state.
-var (
-	emailHTMLTemplate = htmltemplate.Must(htmltemplate.New("email.html.tmpl").Funcs(htmltemplate.FuncMap{
-		// Outlook on Windows ignores max-width, so it gets a fixed 600px
-		// ghost table; other clients skip the conditional comment.
-		"msoOpen":  func() htmltemplate.HTML { return msoOpen },
-		"msoClose": func() htmltemplate.HTML { return msoClose },
-		// Invisible filler after the preheader, so that inbox previews do
-		// not run on into the body text.
-		"preheaderPad": func() htmltemplate.HTML { return preheaderPad },
-	}).ParseFS(templateFS, "templates/email.html.tmpl"))
-
-	emailTextTemplate = texttemplate.Must(texttemplate.New("email.txt.tmpl").Funcs(texttemplate.FuncMap{
-		"wrap":  func(first, rest, s string) string { return wrapText(s, first, rest, textWidth) },
-		"rule":  func(s string) string { return strings.Repeat("=", min(utf8.RuneCountInString(s), textWidth)) },
-		"upper": strings.ToUpper,
-		"meta":  metaLine,
-	}).ParseFS(templateFS, "templates/email.txt.tmpl"))
 )
 
 const (
@@ -49,7 +25,7 @@ func Subject(e Edition, o RenderOptions) string {
 func RenderEmailHTML(e Edition, o RenderOptions) (string, error) {
 	var b strings.Builder
 	b.Grow(4096 + 1536*len(e.Items))
-	if err := emailHTMLTemplate.Execute(&b, newView(e, o)); err != nil {
+	if err := o.templates().emailHTML.Execute(&b, newView(e, o)); err != nil {
 		return "", fmt.Errorf("digest: render email html %s: %w", e.Date, err)
 	}
 	return b.String(), nil
@@ -59,7 +35,7 @@ func RenderEmailHTML(e Edition, o RenderOptions) (string, error) {
 func RenderEmailText(e Edition, o RenderOptions) (string, error) {
 	var b strings.Builder
 	b.Grow(1024 + 512*len(e.Items))
-	if err := emailTextTemplate.Execute(&b, newView(e, o)); err != nil {
+	if err := o.templates().emailText.Execute(&b, newView(e, o)); err != nil {
 		return "", fmt.Errorf("digest: render email text %s: %w", e.Date, err)
 	}
 	return b.String(), nil

@@ -2,12 +2,8 @@ package digest
 
 import (
 	"fmt"
-	htmltemplate "html/template"
 	"strings"
 )
-
-// webTemplate is parsed once and only read afterwards (see emailHTMLTemplate).
-var webTemplate = htmltemplate.Must(htmltemplate.New("web.html.tmpl").ParseFS(templateFS, "templates/web.html.tmpl"))
 
 // RenderWebPage renders the archive page of the edition (GET
 // /archive/{date}): a full HTML document. It carries no per-subscriber link.
@@ -15,7 +11,7 @@ func RenderWebPage(e Edition, o RenderOptions) (string, error) {
 	o.PreferencesURL, o.UnsubscribeURL = "", ""
 	var b strings.Builder
 	b.Grow(4096 + 1024*len(e.Items))
-	if err := webTemplate.Execute(&b, newView(e, o)); err != nil {
+	if err := o.templates().web.Execute(&b, newView(e, o)); err != nil {
 		return "", fmt.Errorf("digest: render web page %s: %w", e.Date, err)
 	}
 	return b.String(), nil

@@ -50,6 +50,10 @@ type BuilderConfig struct {
 // Letter is one newsletter's sender and name.
 type Letter struct {
 	Slug, Title, From string
+	// ArchivePath is the letter's archive ("/archive/weekly"; empty: the
+	// default "/archive"), Templates its templates (nil: BuilderConfig.Render's).
+	ArchivePath string
+	Templates   *digest.Templates
 }
 
 // letter is a Letter, checked.
@@ -58,6 +62,8 @@ type letter struct {
 	fromHdr string // "From: ...\r\n"
 	from    string // addr-spec
 	query   string // "?newsletter=SLUG" after the unsubscribe token; "" with one letter
+	archive string
+	tmpl    *digest.Templates
 }
 
 // Builder turns an edition into ready-to-send email messages. Rendering and
@@ -134,7 +140,7 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 		letters = make(map[string]letter, len(cfg.Letters))
 		for _, l := range cfg.Letters {
 			x := letter{title: l.Title, fromHdr: "From: " + fromHdr + "\r\n", from: from.Address,
-				query: "?newsletter=" + url.QueryEscape(l.Slug)}
+				query: "?newsletter=" + url.QueryEscape(l.Slug), archive: l.ArchivePath, tmpl: l.Templates}
 			if l.From != "" {
 				a, err := mail.ParseAddress(l.From)
 				if err != nil {
@@ -254,7 +260,10 @@ func (b *Builder) build(ed digest.Edition, sections []string) (*template, error)
 	lt := letter{title: o.Title, fromHdr: b.fromHdr, from: b.from.Address}
 	if l, ok := b.letters[ed.Newsletter]; ok {
 		lt = l
-		o.Title = l.title
+		o.Title, o.ArchivePath = l.title, l.archive
+		if l.tmpl != nil {
+			o.Templates = l.tmpl
+		}
 	}
 	o.UnsubscribeURL = b.baseURL + "/unsubscribe/" + b.phUnsub + lt.query
 	o.PreferencesURL = b.baseURL + "/preferences/" + b.phPrefs

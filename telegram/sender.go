@@ -43,6 +43,10 @@ type SenderOptions struct {
 	// Sections (newsletter.sections). The unsubscribe and preferences URLs
 	// may stay empty: in Telegram those are buttons.
 	Render digest.RenderOptions
+	// Letters are each newsletter's render settings by slug (title,
+	// archive path, templates); an edition of a letter not named here is
+	// rendered with Render.
+	Letters map[string]digest.RenderOptions
 	// Workers is how many messages one Send keeps in flight (default 32).
 	// The limiter, not this, sets the rate; enough workers keep the global
 	// rate busy while single chats wait out their one-second spacing.
@@ -142,7 +146,11 @@ func (s *Sender) Render(ed digest.Edition, sections []string) ([]string, error) 
 			return msgs, nil
 		}
 	}
-	msgs, err := s.opts.RenderFunc(ed, sections, s.opts.Render)
+	o := s.opts.Render
+	if lo, ok := s.opts.Letters[ed.Newsletter]; ok {
+		o = lo
+	}
+	msgs, err := s.opts.RenderFunc(ed, sections, o)
 	if err != nil {
 		return nil, fmt.Errorf("telegram: render edition %d: %w", ed.ID, err)
 	}

@@ -639,3 +639,31 @@ func TestSendFloodControlKeepsStartedReader(t *testing.T) {
 		t.Errorf("%d × 429 seen, want the storm's %d", st.RateLimited, len(storm))
 	}
 }
+
+// TestRenderLetters: an edition is rendered with its newsletter's settings
+// (title, archive), others with the default ones.
+func TestRenderLetters(t *testing.T) {
+	e := newEnv(t, fastChats, telegram.Config{})
+	base := digest.RenderOptions{Title: "Daily Headlines", BaseURL: "https://news.example", ArchivePath: "/archive"}
+	week := base
+	week.Title, week.ArchivePath = "Week in Review", "/archive/week"
+	s := telegram.NewSender(e.client, telegram.SenderOptions{Render: base, Letters: map[string]digest.RenderOptions{"week": week}})
+	items := []digest.Item{{Title: "Storm", URL: "https://news.example/storm", Section: "world"}}
+	for _, tc := range []struct{ letter, title, archive string }{
+		{"week", "Week in Review", "https://news.example/archive/week/2026-03-01"},
+		{"daily", "Daily Headlines", "https://news.example/archive/2026-03-02"},
+	} {
+		day := "2026-03-01"
+		if tc.letter == "daily" {
+			day = "2026-03-02"
+		}
+		msgs, err := s.Render(digest.Edition{ID: int64(len(tc.letter)), Newsletter: tc.letter, Date: day, Items: items}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := strings.Join(msgs, "\n")
+		if !strings.Contains(all, tc.title) || !strings.Contains(all, tc.archive+`"`) {
+			t.Errorf("%s: %s", tc.letter, all)
+		}
+	}
+}

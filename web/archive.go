@@ -95,7 +95,7 @@ func (s *Server) archiveEdition(w http.ResponseWriter, r *http.Request) error {
 		}
 		return errNotFound
 	}
-	l, _, err := s.archiveOf(r)
+	l, path, err := s.archiveOf(r)
 	if err != nil {
 		return err
 	}
@@ -109,6 +109,7 @@ func (s *Server) archiveEdition(w http.ResponseWriter, r *http.Request) error {
 	html, err := digest.RenderWebPage(e, digest.RenderOptions{
 		Title: l.Title, BaseURL: s.cfg.BaseURL, PostalAddress: s.cfg.PostalAddress,
 		Location: s.cfg.Location, Sections: s.cfg.Sections,
+		ArchivePath: path, Templates: l.Templates,
 	})
 	if err != nil {
 		return err

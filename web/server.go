@@ -108,6 +108,7 @@ type Config struct {
 // Letter is one newsletter as the pages show it.
 type Letter struct {
 	Slug, Title string
+	Templates   *digest.Templates // its archive page's; nil: the embedded ones
 }
 
 // Deps are the services the handlers call. Importer and Publisher

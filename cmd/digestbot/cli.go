@@ -66,6 +66,7 @@ func commands() []command {
 		{"subscribers import", "CSV", "bulk-add confirmed email subscriptions (columns: email[,sections])", cmdSubscribersImport},
 		{"subscribers export", "ADDRESS", "print everything stored about an email address or Telegram chat id, as JSON", cmdSubscribersExport},
 		{"subscribers delete", "ADDRESS", "erase an email address or Telegram chat id (its deliveries stay as anonymous counts)", cmdSubscribersDelete},
+		{"templates", "DIR", "write the embedded email and archive templates into DIR, to edit for a newsletter's template_dir", cmdTemplates},
 		{"migrate", "", "apply database migrations and exit", cmdMigrate},
 		{"healthcheck", "", "exit 0 when the running serve answers /healthz (--ready: /readyz); for Docker's HEALTHCHECK", cmdHealthcheck},
 		{"version", "", "print the version", nil},
@@ -147,21 +148,28 @@ func run(ctx context.Context, args []string, e env) int {
 
 // load parses the flags and loads the config; usage errors exit 2.
 func (in *invocation) load() (config.Config, error) {
-	fs, e := in.fs, in.env
+	if err := in.parse(); err != nil {
+		return config.Config{}, err
+	}
+	return config.Load(*in.configPath, in.getenv)
+}
+
+// parse parses the command's flags (load without the config).
+func (in *invocation) parse() error {
 	for _, a := range in.args {
 		if a == "--" {
 			break
 		}
 		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return config.Config{}, flag.ErrHelp
+			in.fs.SetOutput(in.stdout)
+			in.fs.Usage()
+			return flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(in.args); err != nil {
-		return config.Config{}, codeError{exitUsage, nil} // the flag package printed why
+	if err := in.fs.Parse(in.args); err != nil {
+		return codeError{exitUsage, nil} // the flag package printed why
 	}
-	return config.Load(*in.configPath, e.getenv)
+	return nil
 }
 
 // oneLine keeps an error on one line, as SPEC §4 asks.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/digestbot/digestbot/app"
@@ -89,7 +90,10 @@ func cmdPreview(ctx context.Context, in *invocation) error {
 	if err != nil {
 		return err
 	}
-	o := app.RenderOptions(cfg)
+	o, err := app.LetterRender(cfg, n)
+	if err != nil {
+		return err
+	}
 	// A preview is nobody's copy: its reader links show where they lead.
 	o.UnsubscribeURL = cfg.Newsletter.BaseURL + "/unsubscribe/PREVIEW"
 	o.PreferencesURL = cfg.Newsletter.BaseURL + "/preferences/PREVIEW"
@@ -113,6 +117,24 @@ func cmdPreview(ctx context.Context, in *invocation) error {
 		}
 		// SPEC §4: messages in order, separated by this exact line.
 		fmt.Fprintln(in.stdout, strings.Join(msgs, "\n--- message break ---\n"))
+	}
+	return nil
+}
+
+func cmdTemplates(_ context.Context, in *invocation) error {
+	if err := in.parse(); err != nil {
+		return err
+	}
+	if in.fs.NArg() != 1 {
+		return codeError{exitUsage, errors.New("templates: want exactly one directory")}
+	}
+	dir := in.fs.Arg(0)
+	names, err := digest.ExportTemplates(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintln(in.stdout, filepath.Join(dir, n))
 	}
 	return nil
 }

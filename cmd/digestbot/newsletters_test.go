@@ -31,7 +31,13 @@ func TestNewslettersSendNow(t *testing.T) {
 	}
 
 	// The publisher adds a weekly letter (its window left at [newsletter]'s
-	// max_age: the test feeds are from 2023).
+	// max_age: the test feeds are from 2023) with its own plain-text
+	// template; its HTML part stays the embedded one.
+	tmplDir := filepath.Join(dir, "weekly-templates")
+	if err := os.MkdirAll(tmplDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(tmplDir, "email.txt.tmpl"), []byte("WEEKLY CUSTOM {{.Title}}\n{{range .Sections}}{{range .Items}}* {{.Title}}\n{{end}}{{end}}\n{{.ArchiveURL}}\n"), 0o600)
 	body, _ := os.ReadFile(cfgPath)
 	body = append(body, []byte(`
 [[newsletters]]
@@ -42,6 +48,7 @@ slug = "week"
 title = "Week in Review"
 schedule = "0 8 * * 0"
 from = "Week in Review <week@news.example>"
+template_dir = "`+filepath.ToSlash(tmplDir)+`"
 `)...)
 	if err := os.WriteFile(cfgPath, body, 0o600); err != nil {
 		t.Fatal(err)
@@ -91,6 +98,13 @@ from = "Week in Review <week@news.example>"
 			if !strings.Contains(header(msg, "List-Unsubscribe"), "?newsletter=week") || !strings.Contains(decoded(t, header(msg, "Subject")), "Week in Review") {
 				t.Errorf("%s: weekly message headers:\n%s", f, msg[:min(len(msg), 1200)])
 			}
+			// Its text part is the letter's template, its links lead to
+			// its own archive; the HTML part is still the embedded one.
+			if !strings.Contains(msg, "WEEKLY CUSTOM Week in Review") || !strings.Contains(msg, "/archive/week/") || !strings.Contains(msg, "<!DOCTYPE html") {
+				t.Errorf("%s: weekly message does not use its template_dir:\n%s", f, msg)
+			}
+		} else if strings.Contains(msg, "WEEKLY CUSTOM") || strings.Contains(msg, "/archive/week") {
+			t.Errorf("%s: the daily letter uses the weekly one's template", f)
 		}
 	}
 	want := map[string]int{"ann@example.com": 1, "bob@example.com": 2, "cat@example.com": 1}
