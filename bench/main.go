@@ -55,6 +55,7 @@ func main() {
 		keep    = flag.Bool("keep", false, "keep the temporary directory")
 		faults  = flag.Int("faults", 0, "run the fault suite with this many subscribers per fault instead (see faults.go)")
 		down    = flag.Duration("down", 30*time.Second, "fault suite: how long the SMTP server stays down")
+		runs    = flag.Int("runs", 1, "run each send-now row this many times (one table row each): this machine's speed drifts between runs")
 		zones   = flag.Int("zones", 0, "spread the readers over this many time zones, each with its own delivery hour (at most 24; every hour has passed, so all are sent at once)")
 	)
 	flag.Parse()
@@ -65,7 +66,7 @@ func main() {
 		}
 		return
 	}
-	b := &bench{conns: *conns, profile: *profile, zones: min(*zones, len(benchZones))}
+	b := &bench{runs: max(*runs, 1), conns: *conns, profile: *profile, zones: min(*zones, len(benchZones))}
 	if *faults > 0 {
 		ok, err := b.faults(context.Background(), faultOptions{N: *faults, Down: *down, Keep: *keep}, os.Stdout)
 		if err != nil {
@@ -84,6 +85,8 @@ func main() {
 }
 
 type bench struct {
+	runs    int
+	seq     int // rows run so far: each has its own directory
 	conns   int
 	zones   int // readers spread over this many zones (-zones)
 	profile string
@@ -105,8 +108,10 @@ type row struct {
 	hwmKiB      int64 // max VmHWM polled every 20 ms
 	first       time.Duration
 	last        time.Duration // process start (serve: the tick) to the last message accepted
-	ceiling     float64       // msg/s of the minimal client
-	note        string
+	// msg/s of the minimal clients (smtpsink.Lockstep, .Pipelined),
+	// before and after the run; the row's ceiling is their mean.
+	ceilBefore, ceilAfter [2]float64
+	note                  string
 }
 
 // prepare makes the temporary directory and builds the binary into it;
@@ -167,11 +172,13 @@ func (b *bench) run(sizes, stores string, serve, keep bool) error {
 			defer b.pg.Stop()
 		}
 		for i, n := range ns {
-			r, err := b.row(ctx, "send-now", st, n)
-			if err != nil {
-				return fmt.Errorf("%s %s %d: %w", "send-now", st, n, err)
+			for range b.runs {
+				r, err := b.row(ctx, "send-now", st, n)
+				if err != nil {
+					return fmt.Errorf("%s %s %d: %w", "send-now", st, n, err)
+				}
+				rows = append(rows, r)
 			}
-			rows = append(rows, r)
 			if serve && st == "sqlite" && i == 0 {
 				r, err := b.row(ctx, "serve", st, n)
 				if err != nil {
@@ -192,7 +199,8 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 	if b.zones > 0 {
 		r.name = fmt.Sprintf("%s, %d zones", mode, b.zones)
 	}
-	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%d", mode, storeName, n))
+	b.seq++
+	dir := filepath.Join(b.dir, fmt.Sprintf("%s-%s-%d-%d", mode, storeName, n, b.seq))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r, err
 	}
@@ -233,13 +241,20 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		return r, err
 	}
 
+	// The ceiling, on fresh sinks, just before and just after the run
+	// (their mean is the row's): this machine's speed drifts between runs
+	// by a fifth, so a ceiling taken far from the run misjudges its share.
+	if r.ceilBefore, err = b.ceilings(n); err != nil {
+		return r, err
+	}
+
 	cmd := exec.Command(b.bin, mode, "--config", cfg)
 	cmd.Env = os.Environ()
 	if b.profile != "" {
 		if err := os.MkdirAll(b.profile, 0o755); err != nil {
 			return r, err
 		}
-		cmd.Env = append(cmd.Env, "DIGESTBOT_CPUPROFILE="+filepath.Join(b.profile, fmt.Sprintf("%s-%s-%d.prof", mode, storeName, n)))
+		cmd.Env = append(cmd.Env, "DIGESTBOT_CPUPROFILE="+filepath.Join(b.profile, fmt.Sprintf("%s-%s-%d-%d.prof", mode, storeName, n, b.seq)))
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -294,23 +309,41 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 		r.note = fmt.Sprintf("MISMATCH: %d messages for %d recipients", r.msgs, r.rcpts)
 	}
 
-	// The ceiling, on a fresh sink: as many messages of the binary's own
-	// (one subscriber's digest: the same size as these).
+	// The ceiling's payload is one subscriber's digest: the same size as these.
+
 	if avg := got.Bytes / max(got.Messages, 1); avg > 0 && (avg < int64(len(b.sample))*9/10 || avg > int64(len(b.sample))*11/10) {
 		r.note += fmt.Sprintf(" (messages %d bytes, ceiling payload %d)", avg, len(b.sample))
 	}
-	ceil, err := smtpsink.Start("-sink")
-	if err != nil {
+	if r.ceilAfter, err = b.ceilings(n); err != nil {
 		return r, err
 	}
-	defer ceil.Stop()
-	t0 := time.Now()
-	if err := smtpsink.MinimalClient(ceil.Addr(), b.conns, n, b.sample); err != nil {
-		return r, fmt.Errorf("ceiling: %w", err)
-	}
-	r.ceiling = float64(n) / time.Since(t0).Seconds()
 	return r, nil
 }
+
+// ceilings are the minimal clients' rates (Lockstep, Pipelined) for n
+// messages of the binary's own, each on a fresh sink.
+func (b *bench) ceilings(n int) ([2]float64, error) {
+	var out [2]float64
+	for mode := range out {
+		ceil, err := smtpsink.Start("-sink")
+		if err != nil {
+			return out, err
+		}
+		t0 := time.Now()
+		err = smtpsink.MinimalClient(ceil.Addr(), b.conns, n, b.sample, mode)
+		out[mode] = float64(n) / time.Since(t0).Seconds()
+		if _, serr := ceil.Stop(); err == nil && serr != nil {
+			err = serr
+		}
+		if err != nil {
+			return out, fmt.Errorf("ceiling: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// ceiling is the mean of the before and after rates of the client mode.
+func (r row) ceiling(mode int) float64 { return (r.ceilBefore[mode] + r.ceilAfter[mode]) / 2 }
 
 // digestbot runs one seeding command of the binary, untimed.
 func (b *bench) digestbot(args ...string) error {
@@ -443,8 +476,8 @@ func pollHWM(pid int, exited <-chan struct{}) int64 {
 
 func printTable(rows []row, took time.Duration) {
 	fmt.Printf("machine: %d CPUs, %s, %s; bench took %v\n\n", runtime.NumCPU(), cpuModel(), runtime.Version(), took.Round(time.Second))
-	fmt.Println("| run | subscribers | store | msg/s | ceiling msg/s | share | CPU µs/msg | peak RSS MiB (VmHWM / maxrss) | first message ms | last message ms | check |")
-	fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Println("| run | subscribers | store | msg/s | lockstep ceiling msg/s | share | pipelined ceiling msg/s | share | CPU µs/msg | peak RSS MiB (VmHWM / maxrss) | first message ms | last message ms | check |")
+	fmt.Println("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range rows {
 		rate := float64(r.msgs) / r.wall.Seconds()
 		check := fmt.Sprintf("ok: %d messages, %d recipients", r.msgs, r.rcpts)
@@ -453,8 +486,11 @@ func printTable(rows []row, took time.Duration) {
 		} else {
 			check += r.note
 		}
-		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.1f | %.1f / %.1f | %d | %d | %s |\n",
-			r.name, r.n, r.store, rate, r.ceiling, rate/r.ceiling,
+		check += fmt.Sprintf("; ceilings before %.0f / %.0f, after %.0f / %.0f",
+			r.ceilBefore[smtpsink.Lockstep], r.ceilBefore[smtpsink.Pipelined], r.ceilAfter[smtpsink.Lockstep], r.ceilAfter[smtpsink.Pipelined])
+		lock, pipe := r.ceiling(smtpsink.Lockstep), r.ceiling(smtpsink.Pipelined)
+		fmt.Printf("| %s | %d | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.1f | %.1f / %.1f | %d | %d | %s |\n",
+			r.name, r.n, r.store, rate, lock, rate/lock, pipe, rate/pipe,
 			float64(r.cpu.Microseconds())/float64(max(r.msgs, 1)), float64(r.hwmKiB)/1024, float64(r.rssKiB)/1024, r.first.Milliseconds(), r.last.Milliseconds(), check)
 	}
 }

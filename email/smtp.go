@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -117,7 +118,7 @@ func NewSMTPSender(opts SMTPOptions, b *Builder, log *slog.Logger) (*SMTPSender,
 	}
 	switch opts.TLS {
 	case "none":
-		mopts = append(mopts, mail.WithTLSPolicy(mail.NoTLS))
+		mopts = append(mopts, mail.WithTLSPolicy(mail.NoTLS), mail.WithDialContextFunc(dialPlain))
 	case "", "starttls":
 		opts.TLS = "starttls"
 		mopts = append(mopts, mail.WithTLSPolicy(mail.TLSMandatory))
@@ -291,6 +292,8 @@ type smtpConn struct {
 	downUntil  time.Time
 	downErr    error
 	bufs       [2][]byte
+	tail       []byte    // end of data and the next envelope, written with a message
+	raw        net.Conn  // the plain TCP connection (tls = "none"), else nil
 	hard       time.Time // of the transaction under way: no wait on the server past it
 }
 
@@ -388,7 +391,8 @@ func (w *smtpConn) transact(st stage) stage {
 			return stage{}
 		}
 		st.reused = w.used
-		w.writeEnvelope(st.from, st.rcpt)
+		w.tail = w.appendEnvelope(w.tail[:0], st.from, st.rcpt)
+		_, _ = w.c.Text.W.Write(w.tail)
 		if err := w.flush(); err != nil {
 			return w.lost(st, err)
 		}
@@ -411,9 +415,7 @@ func (w *smtpConn) transact(st stage) stage {
 			return stage{}
 		}
 	}
-	tw := w.c.Text.W
-	_, _ = tw.Write(st.msg)
-	_, _ = tw.WriteString(".\r\n")
+	tail := append(w.tail[:0], ".\r\n"...)
 	next := stage{buf: 1 - st.buf}
 	if w.pipelining && s.ctx.Err() == nil {
 		// RFC 2920 §3.1: message content may open a group of commands,
@@ -423,7 +425,7 @@ func (w *smtpConn) transact(st stage) stage {
 			next.it = nx
 			if nx.ctx.Err() == nil && w.prepare(&next) {
 				if s.lim == nil || s.lim.Allow() {
-					w.writeEnvelope(next.from, next.rcpt)
+					tail = w.appendEnvelope(tail, next.from, next.rcpt)
 					next.written, next.reused = true, true
 				}
 			} else if nx.ctx.Err() != nil {
@@ -435,7 +437,8 @@ func (w *smtpConn) transact(st stage) stage {
 		default:
 		}
 	}
-	if err := w.flush(); err != nil {
+	w.tail = tail
+	if err := w.writeContent(st.msg, tail); err != nil {
 		w.drop()
 		it.reply(delivery.Retry, connError{err})
 		next.written = false
@@ -491,22 +494,43 @@ func (w *smtpConn) lost(st stage, err error) stage {
 	return stage{}
 }
 
-func (w *smtpConn) writeEnvelope(from, rcpt string) {
-	tw := w.c.Text.W
+func (w *smtpConn) appendEnvelope(b []byte, from, rcpt string) []byte {
 	// The addresses passed addrSpec (the return path is ours: base32 and
 	// the configured domain): no CR, LF or ">" can end the line.
 	if from == "" {
 		from = w.s.from
 	}
-	_, _ = tw.WriteString("MAIL FROM:<")
-	_, _ = tw.WriteString(from)
-	_, _ = tw.WriteString(">\r\n")
+	b = append(b, "MAIL FROM:<"...)
+	b = append(b, from...)
+	b = append(b, ">\r\n"...)
 	if w.pipelining {
 		// RFC 2920 §3.1: DATA may end a group; RCPT needs no reply first.
-		_, _ = tw.WriteString("RCPT TO:<")
-		_, _ = tw.WriteString(rcpt)
-		_, _ = tw.WriteString(">\r\nDATA\r\n")
+		b = append(b, "RCPT TO:<"...)
+		b = append(b, rcpt...)
+		b = append(b, ">\r\nDATA\r\n"...)
 	}
+	return b
+}
+
+// writeContent sends a message's content (already CRLF and dot-safe) and
+// tail (the end of data, maybe the next envelope) in one write: on a plain
+// connection one writev of both, with no copy; else through the write
+// buffer, which holds a whole digest (sendBufSize). Writing the content
+// and then the short tail cost a second system call and TCP segment per
+// message, on both sides.
+func (w *smtpConn) writeContent(msg, tail []byte) error {
+	tw := w.c.Text.W
+	if w.raw == nil || tw.Buffered() > 0 {
+		_, _ = tw.Write(msg)
+		_, _ = tw.Write(tail)
+		return w.flush()
+	}
+	if err := w.c.UpdateDeadline(w.timeout()); err != nil {
+		return err
+	}
+	bufs := net.Buffers{msg, tail}
+	_, err := bufs.WriteTo(w.raw)
+	return err
 }
 
 func (w *smtpConn) flush() error {
@@ -603,6 +627,41 @@ func (w *smtpConn) reset(closing bool) {
 	}
 }
 
+// sendBufSize is a connection's write buffer: a digest with its headers
+// fits (typically 30–60 KB); a bigger one goes out in two or three writes.
+const sendBufSize = 96 << 10
+
+// plainConnKey carries, in a dial's context, where dialPlain stores the
+// connection it made.
+type plainConnKey struct{}
+
+// dialPlain is the dialer of tls = "none": a TCP connection, which the
+// smtpConn keeps (plainConnKey) to write a message and its tail with one
+// writev.
+func dialPlain(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err == nil {
+		if p, ok := ctx.Value(plainConnKey{}).(*net.Conn); ok {
+			*p = c
+		}
+	}
+	return c, err
+}
+
+// flushWriter passes each write straight on to the connection's own
+// buffered writer (a write bigger than its buffer goes to the socket
+// directly, a small one is flushed at once).
+type flushWriter struct{ w *bufio.Writer }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.w.Flush()
+	}
+	return n, err
+}
+
 // connect dials when there is no connection; after a failed dial it fails
 // at once until RedialDelay has passed, so a dead server fails a batch fast.
 func (w *smtpConn) connect() error {
@@ -614,11 +673,19 @@ func (w *smtpConn) connect() error {
 	}
 	ctx, cancel := context.WithTimeout(w.s.ctx, w.timeout())
 	defer cancel()
+	w.raw = nil
+	if w.s.opts.TLS == "none" {
+		ctx = context.WithValue(ctx, plainConnKey{}, &w.raw)
+	}
 	c, err := w.s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		w.downUntil, w.downErr = time.Now().Add(w.s.opts.RedialDelay), err
 		w.s.log.Warn("smtp dial failed", slog.String("server", w.s.address), slog.Int("conn", w.id), slog.String("error", err.Error()))
 		return err
+	}
+	if w.raw == nil {
+		// TLS: a message and its tail go through one buffer (writeContent).
+		c.Text.W = bufio.NewWriterSize(flushWriter{c.Text.W}, sendBufSize)
 	}
 	w.c, w.used = c, false
 	w.pipelining, _ = c.Extension("PIPELINING")

@@ -36,90 +36,58 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 		seen[k] = len(uniq)
 		uniq = append(uniq, d)
 	}
-	// SQLite parses each statement it is given: a few prepared sizes
-	// serve every group (taken before the transaction, as preparing uses
-	// a connection of the pool). pgx prepares and caches statements by
-	// their text itself, and each statement is a round trip: PostgreSQL
-	// gets one statement per deliveryInsertChunk rows, and no transaction
-	// around a single one (a statement is atomic by itself).
-	var pieces []int
-	if s.d.name == SQLite {
-		pieces = deliveryPieces(len(uniq))
-	} else {
-		for n := len(uniq); n > 0; n -= deliveryInsertChunk {
-			pieces = append(pieces, min(n, deliveryInsertChunk))
+	// A group of up to maxPreparedDeliveryRows (the fan-out's: at most
+	// delivery.max_unrecorded records) is one statement, prepared once per
+	// size, run on its own: a single statement is atomic, so it needs
+	// neither BEGIN/COMMIT nor, on SQLite, a statement journal (which a
+	// statement inside an explicit transaction writes to a temporary file
+	// so that it can be undone alone). Bigger sets are chunks of
+	// deliveryInsertChunk rows in one transaction. pgx prepares and caches
+	// statements by their text itself.
+	if len(uniq) <= maxPreparedDeliveryRows {
+		args := deliveryArgs(s, uniq)
+		var err error
+		if s.d.name == SQLite {
+			var st *sql.Stmt
+			if st, err = s.deliveryStmt(ctx, len(uniq)); err == nil {
+				_, err = st.ExecContext(ctx, args...)
+			}
+		} else {
+			_, err = s.db.ExecContext(ctx, s.deliveryUpsert(len(uniq)), args...)
 		}
-	}
-	stmts := make([]*sql.Stmt, len(pieces))
-	if s.d.name == SQLite {
-		for i, n := range pieces {
-			if n <= maxPreparedDeliveryRows {
-				st, err := s.deliveryStmt(ctx, n)
-				if err != nil {
-					return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
-				}
-				stmts[i] = st
-			}
+		if err != nil {
+			return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 		}
+		return nil
 	}
-	write := func(q querier) error {
-		at := 0
-		for i, n := range pieces {
-			chunk := uniq[at : at+n]
-			at += n
-			args := make([]any, 0, len(chunk)*6)
-			for _, d := range chunk {
-				args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
-			}
-			var err error
-			if tx, ok := q.(*sql.Tx); ok && stmts[i] != nil {
-				_, err = tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...)
-			} else {
-				_, err = q.ExecContext(ctx, s.deliveryUpsert(n), args...)
-			}
-			if err != nil {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for at := 0; at < len(uniq); at += deliveryInsertChunk {
+			chunk := uniq[at:min(at+deliveryInsertChunk, len(uniq))]
+			if _, err := tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), deliveryArgs(s, chunk)...); err != nil {
 				return err
 			}
 		}
 		return nil
-	}
-	var err error
-	if len(pieces) == 1 && stmts[0] == nil {
-		err = write(s.db)
-	} else {
-		err = s.InTx(ctx, func(tx *sql.Tx) error { return write(tx) })
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 	}
 	return nil
 }
 
-// maxPreparedDeliveryRows is the largest upsert kept prepared. The
-// fan-out writes small groups many times a second (at most
-// delivery.max_unrecorded rows each); parsing each statement anew cost
-// SQLite a tenth of send-now's CPU.
-const maxPreparedDeliveryRows = 64
-
-// deliveryPieces cuts n rows into statement sizes: chunks of
-// deliveryInsertChunk, then the rest as powers of two up to
-// maxPreparedDeliveryRows, so that a few prepared statements serve every
-// size (63 rows: 32 + 16 + 8 + 4 + 2 + 1).
-func deliveryPieces(n int) []int {
-	var out []int
-	for ; n >= deliveryInsertChunk; n -= deliveryInsertChunk {
-		out = append(out, deliveryInsertChunk)
+func deliveryArgs(s *Store, ds []delivery.Delivery) []any {
+	args := make([]any, 0, len(ds)*6)
+	for _, d := range ds {
+		args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
 	}
-	if n > maxPreparedDeliveryRows {
-		return append(out, n)
-	}
-	for size := maxPreparedDeliveryRows; size > 0; size /= 2 {
-		for ; n >= size; n -= size {
-			out = append(out, size)
-		}
-	}
-	return out
+	return args
 }
+
+// maxPreparedDeliveryRows is the largest group written as one prepared
+// statement. The fan-out writes small groups many times a second (at most
+// delivery.max_unrecorded rows each, 64 by default); parsing each statement
+// anew cost SQLite a tenth of send-now's CPU.
+const maxPreparedDeliveryRows = 64
 
 // deliveryUpsert is the statement that records n deliveries; a record
 // that says sent is never overwritten.

@@ -157,7 +157,7 @@ func run(ctx context.Context, o options) error {
 	if o.baseline {
 		cpu0 := cpuTime()
 		start := time.Now()
-		if err := smtpsink.MinimalClient(sinkProc.Addr(), o.conns, o.n, sample); err != nil {
+		if err := smtpsink.MinimalClient(sinkProc.Addr(), o.conns, o.n, sample, smtpsink.Pipelined); err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
 		el := time.Since(start)

@@ -248,11 +248,24 @@ func (p *Process) Stop() (Stats, error) {
 	return st, werr
 }
 
-// MinimalClient sends n copies of msg over conns connections with MAIL,
-// RCPT and DATA pipelined and nothing else (no message building, no
-// records): the ceiling a sender is compared with.
-func MinimalClient(addr string, conns, n int, msg []byte) error {
+// Ceiling clients: how MinimalClient uses the wire.
+const (
+	// Lockstep pipelines MAIL, RCPT and DATA (one write), waits for their
+	// replies, writes the content and the end of data, and waits for that
+	// reply before the next message: two round trips and three writes a
+	// message.
+	Lockstep = iota
+	// Pipelined uses the wire as well as it can (RFC 2920 §3.1): each
+	// message's content, its end of data and the next message's envelope
+	// leave in one writev (no copy), so a message costs one system call
+	// and one round trip. digestbot's sender does the same.
+	Pipelined
+)
 
+// MinimalClient sends n copies of msg over conns connections with nothing
+// else to do (no message building, no records): the ceiling a sender is
+// compared with. mode is Lockstep or Pipelined.
+func MinimalClient(addr string, conns, n int, msg []byte, mode int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -260,61 +273,119 @@ func MinimalClient(addr string, conns, n int, msg []byte) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
+			conn := pipelinedConn
+			if mode == Lockstep {
+				conn = lockstepConn
+			}
+			if err := conn(addr, n, &next, msg); err != nil {
 				errs <- err
-				return
 			}
-			defer c.Close()
-			r := bufio.NewReader(c)
-			w := bufio.NewWriterSize(c, 16<<10)
-			expect := func(k int) error {
-				for range k {
-					for {
-						l, err := r.ReadString('\n')
-						if err != nil {
-							return err
-						}
-						if len(l) < 4 || l[0] > '3' {
-							return fmt.Errorf("reply %q", l)
-						}
-						if l[3] == ' ' {
-							break
-						}
-					}
-				}
-				return nil
-			}
-			w.WriteString("EHLO client\r\n")
-			w.Flush()
-			if err := expect(2); err != nil {
-				errs <- err
-				return
-			}
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					break
-				}
-				fmt.Fprintf(w, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
-				w.Flush()
-				if err := expect(3); err != nil {
-					errs <- err
-					return
-				}
-				w.Write(msg)
-				w.WriteString(".\r\n")
-				w.Flush()
-				if err := expect(1); err != nil {
-					errs <- err
-					return
-				}
-			}
-			w.WriteString("QUIT\r\n")
-			w.Flush()
 		}()
 	}
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+func pipelinedConn(addr string, n int, next *atomic.Int64, msg []byte) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	expect := replies(bufio.NewReader(c))
+	envelope := func(b []byte, i int64) []byte {
+		return fmt.Appendf(b, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
+	}
+	if _, err := c.Write([]byte("EHLO client\r\n")); err != nil {
+		return err
+	}
+	if err := expect(2); err != nil {
+		return err
+	}
+	i := next.Add(1)
+	if i > int64(n) {
+		_, _ = c.Write([]byte("QUIT\r\n"))
+		return nil
+	}
+	if _, err := c.Write(envelope(nil, i)); err != nil {
+		return err
+	}
+	tail := make([]byte, 0, 128)
+	for i <= int64(n) {
+		if err := expect(3); err != nil { // MAIL, RCPT, DATA (354)
+			return err
+		}
+		tail = append(tail[:0], ".\r\n"...)
+		i = next.Add(1)
+		if i <= int64(n) {
+			tail = envelope(tail, i)
+		} else {
+			tail = append(tail, "QUIT\r\n"...)
+		}
+		bufs := net.Buffers{msg, tail}
+		if _, err := bufs.WriteTo(c); err != nil {
+			return err
+		}
+		if err := expect(1); err != nil { // end of data
+			return err
+		}
+	}
+	return nil
+}
+
+func lockstepConn(addr string, n int, next *atomic.Int64, msg []byte) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	expect := replies(bufio.NewReader(c))
+	w := bufio.NewWriterSize(c, 16<<10)
+	w.WriteString("EHLO client\r\n")
+	w.Flush()
+	if err := expect(2); err != nil {
+		return err
+	}
+	for {
+		i := next.Add(1)
+		if i > int64(n) {
+			break
+		}
+		fmt.Fprintf(w, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
+		w.Flush()
+		if err := expect(3); err != nil {
+			return err
+		}
+		w.Write(msg)
+		w.WriteString(".\r\n")
+		w.Flush()
+		if err := expect(1); err != nil {
+			return err
+		}
+	}
+	w.WriteString("QUIT\r\n")
+	return w.Flush()
+}
+
+// replies returns a function that reads k SMTP replies from r and fails on
+// anything but 2xx and 3xx.
+func replies(r *bufio.Reader) func(k int) error {
+	return func(k int) error {
+		for range k {
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				if len(l) < 4 || l[0] > '3' {
+					return fmt.Errorf("reply %q", l)
+				}
+				if l[3] == ' ' {
+					break
+				}
+			}
+		}
+		return nil
+	}
 }
