@@ -127,41 +127,6 @@ type Fanout struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed (and replaced) when an edition finishes here
-	// doneHere are batch jobs whose Work returned nil in this process but
-	// that River's completer may not have marked completed yet (it writes
-	// completions every 250 ms): their records are committed, so they count
-	// as finished. An entry goes when River's completion event comes.
-	doneHere  map[int64]bool
-	localDone chan int64 // edition of a batch just done here: look now (watch)
-}
-
-// batchDone notes that batch job id of editionID returned nil here.
-func (f *Fanout) batchDone(id, editionID int64) {
-	f.mu.Lock()
-	f.doneHere[id] = true
-	f.mu.Unlock()
-	select {
-	case f.localDone <- editionID:
-	default: // a look is due already
-	}
-}
-
-// pending drops from jobs those done here: what is really left.
-func (f *Fanout) pending(jobs []*rivertype.JobRow) []*rivertype.JobRow {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.doneHere) == 0 {
-		return jobs
-	}
-	return slices.DeleteFunc(jobs, func(j *rivertype.JobRow) bool {
-		return j.State == rivertype.JobStateRunning && f.doneHere[j.ID]
-	})
-}
-
-func (f *Fanout) doneHereCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.doneHere)
 }
 
 // finishedSignal returns a channel closed at the next edition finished by
@@ -255,8 +220,7 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	def(&cfg.FetchPollInterval, max(250*time.Millisecond, cfg.FetchCooldown))
 
 	f := &Fanout{st: st, log: cfg.Logger, now: cfg.Now, senders: make(map[subscribers.Channel]ChannelSender),
-		slots: make(map[subscribers.Channel]budget), ledger: newLedger(st, cfg.Logger), changed: make(chan struct{}),
-		doneHere: make(map[int64]bool), localDone: make(chan int64, 1)}
+		slots: make(map[subscribers.Channel]budget), ledger: newLedger(st, cfg.Logger), changed: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &batchWorker{f: f})
 	river.AddWorker(workers, &finishWorker{f: f})
@@ -350,9 +314,7 @@ func (f *Fanout) watch(ctx context.Context, events <-chan *river.Event) {
 			if !ok {
 				return
 			}
-			f.noteBatchEvent(ev, ids)
-		case id := <-f.localDone:
-			ids[id] = true
+			noteBatchEvent(ev, ids)
 		}
 		// Take the whole burst, then look once per edition.
 	drain:
@@ -362,9 +324,7 @@ func (f *Fanout) watch(ctx context.Context, events <-chan *river.Event) {
 				if !ok {
 					break drain
 				}
-				f.noteBatchEvent(ev, ids)
-			case id := <-f.localDone:
-				ids[id] = true
+				noteBatchEvent(ev, ids)
 			default:
 				break drain
 			}
@@ -377,13 +337,10 @@ func (f *Fanout) watch(ctx context.Context, events <-chan *river.Event) {
 	}
 }
 
-func (f *Fanout) noteBatchEvent(ev *river.Event, ids map[int64]bool) {
+func noteBatchEvent(ev *river.Event, ids map[int64]bool) {
 	if ev.Job == nil || ev.Job.Kind != batchKind {
 		return
 	}
-	f.mu.Lock()
-	delete(f.doneHere, ev.Job.ID) // River has it now
-	f.mu.Unlock()
 	var a batchArgs
 	if json.Unmarshal(ev.Job.EncodedArgs, &a) == nil {
 		ids[a.EditionID] = true
@@ -587,18 +544,11 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 	default:
 		return false, nil
 	}
-	// Any job left? One is enough to say so, unless some are done here
-	// and not yet completed by River: then all of them are looked at (a
-	// JobList cut at a few rows was seen to leave out available jobs).
-	limit := 1
-	if f.doneHereCount() > 0 {
-		limit = 0
-	}
-	left, err := f.jobs(ctx, editionID, outstandingStates(), limit)
+	left, err := f.jobs(ctx, editionID, outstandingStates(), 1)
 	if err != nil {
 		return false, err
 	}
-	if len(f.pending(left)) > 0 {
+	if len(left) > 0 {
 		return false, nil
 	}
 	if err := f.recordAbandoned(ctx, editionID); err != nil {
@@ -728,7 +678,6 @@ func (f *Fanout) WaitNotify(ctx context.Context, editionID int64, notify func(Pr
 		if err != nil {
 			return Progress{}, fmt.Errorf("delivery: wait %d: %w", editionID, err)
 		}
-		left = f.pending(left)
 		if ed.Status == digest.StatusPaused {
 			return f.progress(ctx, ed, left)
 		}

@@ -68,11 +68,7 @@ type batchWorker struct {
 }
 
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[batchArgs]) error {
-	err := w.f.workBatch(ctx, job)
-	if err == nil {
-		w.f.batchDone(job.ID, job.Args.EditionID)
-	}
-	return err
+	return w.f.workBatch(ctx, job)
 }
 
 func (w *batchWorker) NextRetry(job *river.Job[batchArgs]) time.Time {
