@@ -45,7 +45,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 	// deliveryInsertChunk rows in one transaction. pgx prepares and caches
 	// statements by their text itself.
 	if len(uniq) <= maxPreparedDeliveryRows {
-		args := deliveryArgs(s, uniq)
+		args := s.deliveryArgs(uniq)
 		var err error
 		if s.d.name == SQLite {
 			var st *sql.Stmt
@@ -63,7 +63,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		for at := 0; at < len(uniq); at += deliveryInsertChunk {
 			chunk := uniq[at:min(at+deliveryInsertChunk, len(uniq))]
-			if _, err := tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), deliveryArgs(s, chunk)...); err != nil {
+			if _, err := tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), s.deliveryArgs(chunk)...); err != nil {
 				return err
 			}
 		}
@@ -75,7 +75,8 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 	return nil
 }
 
-func deliveryArgs(s *Store, ds []delivery.Delivery) []any {
+// deliveryArgs are the upsert's arguments for ds, six a row.
+func (s *Store) deliveryArgs(ds []delivery.Delivery) []any {
 	args := make([]any, 0, len(ds)*6)
 	for _, d := range ds {
 		args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))

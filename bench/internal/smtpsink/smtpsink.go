@@ -287,22 +287,33 @@ func MinimalClient(addr string, conns, n int, msg []byte, mode int) error {
 	return <-errs
 }
 
+// greet dials addr and says EHLO; expect reads replies from the connection.
+func greet(addr string) (c net.Conn, expect func(k int) error, err error) {
+	if c, err = net.Dial("tcp", addr); err != nil {
+		return nil, nil, err
+	}
+	expect = replies(bufio.NewReader(c))
+	if _, err = c.Write([]byte("EHLO client\r\n")); err == nil {
+		err = expect(2)
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, expect, nil
+}
+
+// envelope appends message i's MAIL, RCPT and DATA to b.
+func envelope(b []byte, i int64) []byte {
+	return fmt.Appendf(b, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
+}
+
 func pipelinedConn(addr string, n int, next *atomic.Int64, msg []byte) error {
-	c, err := net.Dial("tcp", addr)
+	c, expect, err := greet(addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	expect := replies(bufio.NewReader(c))
-	envelope := func(b []byte, i int64) []byte {
-		return fmt.Appendf(b, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
-	}
-	if _, err := c.Write([]byte("EHLO client\r\n")); err != nil {
-		return err
-	}
-	if err := expect(2); err != nil {
-		return err
-	}
 	i := next.Add(1)
 	if i > int64(n) {
 		_, _ = c.Write([]byte("QUIT\r\n"))
@@ -335,24 +346,18 @@ func pipelinedConn(addr string, n int, next *atomic.Int64, msg []byte) error {
 }
 
 func lockstepConn(addr string, n int, next *atomic.Int64, msg []byte) error {
-	c, err := net.Dial("tcp", addr)
+	c, expect, err := greet(addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	expect := replies(bufio.NewReader(c))
 	w := bufio.NewWriterSize(c, 16<<10)
-	w.WriteString("EHLO client\r\n")
-	w.Flush()
-	if err := expect(2); err != nil {
-		return err
-	}
 	for {
 		i := next.Add(1)
 		if i > int64(n) {
 			break
 		}
-		fmt.Fprintf(w, "MAIL FROM:<news@bench.example>\r\nRCPT TO:<r%d@bench.example>\r\nDATA\r\n", i)
+		w.Write(envelope(nil, i))
 		w.Flush()
 		if err := expect(3); err != nil {
 			return err
