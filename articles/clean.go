@@ -426,37 +426,45 @@ func isNormalASCII(s string) bool {
 
 // creditRe matches a trailing parenthesized (or bracketed) photo credit
 // (isCreditTail bounds its length first).
-var creditRe = regexp.MustCompile(`^(?:\([^()]+\)|\[[^\[\]]+\])$`)
+var creditRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:\([^()]+\)|\[[^\[\]]+\])$`) })
 
 // creditLineRe matches a photo credit written out rather than in
 // parentheses, as outlets do: "Photo: Jane Doe/Reuters", "Credit: …",
 // "— Getty Images", "Jane Doe/AFP via Getty Images", "| AP".
-var creditLineRe = regexp.MustCompile(`(?i)^(?:` +
-	`(?:[—–|/-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?|illustration|video|source)\b\s*(?::|by\b|\|)|` +
-	`[—–|-]\s*\S|` +
-	`[^.!?]{0,80}/\s*[^.!?/]{1,60}$|` +
-	`[^.!?]{0,80}\b(?:getty images|reuters|associated press|ap photo|afp|epa|shutterstock|istock|alamy|pool|via)\b[^.!?]{0,40}$` +
-	`)`)
+var creditLineRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^(?:` +
+		`(?:[—–|/-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?|illustration|video|source)\b\s*(?::|by\b|\|)|` +
+		`[—–|-]\s*\S|` +
+		`[^.!?]{0,80}/\s*[^.!?/]{1,60}$|` +
+		`[^.!?]{0,80}\b(?:getty images|reuters|associated press|ap photo|afp|epa|shutterstock|istock|alamy|pool|via)\b[^.!?]{0,40}$` +
+		`)`)
+})
 
 // agencyCreditRe recognises a paragraph that ends with a photo credit even
 // when the caption is not repeated elsewhere: "(AP Photo/Jane Doe)".
-var agencyCreditRe = regexp.MustCompile(`(?i)\((?:[^()]*\b(?:photo|photos|photograph|getty|pool|reuters|ap|afp|epa|courtesy|credit|images?|file)\b[^()]*)\)$`)
+var agencyCreditRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\((?:[^()]*\b(?:photo|photos|photograph|getty|pool|reuters|ap|afp|epa|courtesy|credit|images?|file)\b[^()]*)\)$`)
+})
 
 // creditEndRe recognises a credit written out after a caption's last
 // sentence: "… 2023. Photo: Jane Doe/Reuters", "… Monday. Credit: …",
 // "… Monday. — Getty Images", "… Monday. Jane Doe/AFP via Getty Images",
 // "… Monday. [Reuters]", "… Monday. | Jane Doe".
-var creditEndRe = regexp.MustCompile(`(?i)[.!?”"’)]\s+(?:` +
-	`(?:[—–|-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?)\s*(?::|by\b)\s*[^.!?]{1,100}|` +
-	`[—–|]\s*[^.!?]{1,60}|` +
-	`\[[^\[\].!?]{1,60}\]|` +
-	`[^.!?/]{1,60}/[^.!?/]{1,60}` +
-	`)$`)
+var creditEndRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)[.!?”"’)]\s+(?:` +
+		`(?:[—–|-]\s*)?(?:photo(?:graph)?s?|pictures?|images?|credits?|fotos?)\s*(?::|by\b)\s*[^.!?]{1,100}|` +
+		`[—–|]\s*[^.!?]{1,60}|` +
+		`\[[^\[\].!?]{1,60}\]|` +
+		`[^.!?/]{1,60}/[^.!?/]{1,60}` +
+		`)$`)
+})
 
 // datelineRe matches the dateline that opens a wire story: "WASHINGTON (AP)
 // —", "LONDON, Sept 13 (Reuters) -", "SEOUL —", "ADANA, Turkey (AP) —",
 // then the story's first word, capitalized ("NATO — which …" is no dateline).
-var datelineRe = regexp.MustCompile(`^\p{Lu}[\p{Lu}\p{M} .'’-]{1,40}(?:,[\p{L}\p{M} .'’]{1,40}){0,2}(?:,?\s*\d{1,2})?\s*(?:\([^()]{1,40}\))?\s*(?:—|–|--?)\s+[\p{Lu}\p{N}"“‘']`)
+var datelineRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\p{Lu}[\p{Lu}\p{M} .'’-]{1,40}(?:,[\p{L}\p{M} .'’]{1,40}){0,2}(?:,?\s*\d{1,2})?\s*(?:\([^()]{1,40}\))?\s*(?:—|–|--?)\s+[\p{Lu}\p{N}"“‘']`)
+})
 
 // isCreditTail reports whether rest, what a paragraph adds to a repeated
 // caption, is a photo credit and not more story: a parenthesized credit, a
@@ -466,7 +474,7 @@ func isCreditTail(rest string) bool {
 	if rest == "" || utf8.RuneCountInString(rest) > 150 {
 		return false
 	}
-	if creditRe.MatchString(rest) || creditLineRe.MatchString(rest) {
+	if creditRe().MatchString(rest) || creditLineRe().MatchString(rest) {
 		return true
 	}
 	return !endsSentence(rest) && len(strings.Fields(rest)) <= 10
@@ -552,15 +560,15 @@ func cleanBody(ps []para) []para {
 		}
 		// A written-out credit is looser: only a paragraph with more
 		// story after it goes.
-		if agencyCreditRe.MatchString(t) || i+1 < n && creditEndRe.MatchString(t) {
+		if agencyCreditRe().MatchString(t) || i+1 < n && creditEndRe().MatchString(t) {
 			drop[i] = true
 		}
 	}
 	// Only short paragraphs can stand before the dateline; a long one is
 	// the story's own top, whatever the next paragraph starts with.
-	if !datelineRe.MatchString(ps[0].text) {
+	if !datelineRe().MatchString(ps[0].text) {
 		for i := 1; i < n && i < datelineScan && len(ps[i-1].text) < 400; i++ {
-			if !drop[i] && datelineRe.MatchString(ps[i].text) {
+			if !drop[i] && datelineRe().MatchString(ps[i].text) {
 				for j := 0; j < i; j++ {
 					noLead[j] = true
 				}
@@ -628,33 +636,41 @@ func leadOf(ps []para) string {
 // or a button's few words ("Sign Up Now"); "Sign-up for the draft opened
 // Monday." is news and stays (see isPromo).
 var (
-	promoRe = regexp.MustCompile(`(?i)^(?:` +
-		`(?:sign[ -]?up|subscribe|register)\b.{0,80}\b(?:newsletters?|e-?mails?|inbox|alerts?|briefings?|headlines|updates|digest|our|your|free|today|now|here|to (?:receive|get))\b|` +
-		`(?:get|receive|want) (?:our|the|a|more)\b.{0,80}\b(?:newsletter|inbox|e-?mail|headlines|briefing)|` +
-		`(?:join|try) (?:our|the)\b.{0,40}\bnewsletter|` +
-		`(?:click|tap) here\b|` +
-		`don[’']t miss\b.{0,80}\b(?:newsletter|sign|subscribe|inbox)|` +
-		`never miss\b|` +
-		`already a (?:subscriber|member)\b|` +
-		`advertisement$|` +
-		`sponsored(?: content)?$|` +
-		`(?:related|see also|also read|read also|read more|more on this(?: story)?|recommended)(?: coverage| stories| articles| content| reading)?\s*(?::.{0,200})?$` +
-		`)`)
+	promoRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^(?:` +
+			`(?:sign[ -]?up|subscribe|register)\b.{0,80}\b(?:newsletters?|e-?mails?|inbox|alerts?|briefings?|headlines|updates|digest|our|your|free|today|now|here|to (?:receive|get))\b|` +
+			`(?:get|receive|want) (?:our|the|a|more)\b.{0,80}\b(?:newsletter|inbox|e-?mail|headlines|briefing)|` +
+			`(?:join|try) (?:our|the)\b.{0,40}\bnewsletter|` +
+			`(?:click|tap) here\b|` +
+			`don[’']t miss\b.{0,80}\b(?:newsletter|sign|subscribe|inbox)|` +
+			`never miss\b|` +
+			`already a (?:subscriber|member)\b|` +
+			`advertisement$|` +
+			`sponsored(?: content)?$|` +
+			`(?:related|see also|also read|read also|read more|more on this(?: story)?|recommended)(?: coverage| stories| articles| content| reading)?\s*(?::.{0,200})?$` +
+			`)`)
+	})
 	// promoButtonRe: a call to action of a few words with no sentence in it.
-	promoButtonRe = regexp.MustCompile(`(?i)^(?:sign[ -]?up|subscribe|register)\b[^.]{0,60}$`)
-	promoTailRe   = regexp.MustCompile(`(?i)^(?:` +
-		`read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b|` +
-		`the post .{1,300} appeared first on .{1,200}$|` +
-		`this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b|` +
-		`this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b|` +
-		`(?:©|\(c\)|copyright\b).{0,200}$|` +
-		`all rights reserved\b|` +
-		`(?:share|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|telegram|copy link|comments?|tweet)[.:!]?$` +
-		`)`)
-	newsletterRe = regexp.MustCompile(`(?i)\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b`)
+	promoButtonRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^(?:sign[ -]?up|subscribe|register)\b[^.]{0,60}$`)
+	})
+	promoTailRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^(?:` +
+			`read more|continue reading|follow us|like us on|download (?:our|the) app|support (?:our|local|independent) journalism|become a (?:member|subscriber)|share this|more from\b|` +
+			`the post .{1,300} appeared first on .{1,200}$|` +
+			`this (?:article|story) (?:was )?(?:originally |first )?(?:appeared|published)\b|` +
+			`this (?:is a (?:developing|breaking)(?: news)? story|story (?:is developing|will be updated|has been updated))\b|` +
+			`(?:©|\(c\)|copyright\b).{0,200}$|` +
+			`all rights reserved\b|` +
+			`(?:share|email|e-mail|print|facebook|twitter|x|linkedin|whatsapp|reddit|pinterest|telegram|copy link|comments?|tweet)[.:!]?$` +
+			`)`)
+	})
+	newsletterRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\bnewsletter\b.{0,120}\b(?:sign[ -]?up|subscribe|inbox)\b|\b(?:sign[ -]?up|subscribe)\b.{0,120}\bnewsletter\b`)
+	})
 	// attributionRe: reporting, not a promo ("Click here, the senator
 	// said, …").
-	attributionRe = regexp.MustCompile(`(?i)\b(?:said|says|told|according to|reported)\b`)
+	attributionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\b(?:said|says|told|according to|reported)\b`) })
 )
 
 // promoStarts and tailStarts are the first letters of the alternatives of
@@ -678,21 +694,21 @@ func isPromo(text string, tail bool) bool {
 	if len(text) > 400 {
 		return false // a promo is a line or two; a long paragraph is the story
 	}
-	if hasPrefixFold(text, promoStarts) && !attributionRe.MatchString(text) {
-		if promoRe.MatchString(text) {
+	if hasPrefixFold(text, promoStarts) && !attributionRe().MatchString(text) {
+		if promoRe().MatchString(text) {
 			return true
 		}
-		if len(strings.Fields(text)) <= 8 && !strings.HasSuffix(text, ".") && promoButtonRe.MatchString(text) {
+		if len(strings.Fields(text)) <= 8 && !strings.HasSuffix(text, ".") && promoButtonRe().MatchString(text) {
 			return true
 		}
 	}
 	if !tail {
 		return false
 	}
-	if hasPrefixFold(text, tailStarts) && promoTailRe.MatchString(text) {
+	if hasPrefixFold(text, tailStarts) && promoTailRe().MatchString(text) {
 		return true
 	}
-	return strings.Contains(strings.ToLower(text), "newsletter") && newsletterRe.MatchString(text)
+	return strings.Contains(strings.ToLower(text), "newsletter") && newsletterRe().MatchString(text)
 }
 
 // LeadOf builds a lead from body paragraphs: whole sentences, at most three

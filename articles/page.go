@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -530,7 +531,9 @@ const (
 
 // datelineInRe finds a wire dateline inside a paragraph, after header text
 // that ran into it: "Kim fires missiles 23 SEOUL — North Korean …".
-var datelineInRe = regexp.MustCompile(`\s(` + strings.TrimPrefix(datelineRe.String(), "^") + `)`)
+var datelineInRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\s(` + strings.TrimPrefix(datelineRe().String(), "^") + `)`)
+})
 
 // ldBody turns a JSON-LD articleBody into paragraphs. Publishers put plain
 // text there (paragraphs at line breaks), HTML, or HTML escaped once more
@@ -595,7 +598,7 @@ func isOpening(p para, decl []string) bool {
 	if p.caption || !endsSentence(p.text) || linkShare(p) > maxLinkShare {
 		return false
 	}
-	if datelineRe.MatchString(p.text) {
+	if datelineRe().MatchString(p.text) {
 		return true
 	}
 	words := wordCount(p.text)
@@ -670,8 +673,8 @@ func trimLeadIn(body []para, titles []string) []para {
 		if matchesAny(p.text, titles) {
 			continue // the headline twice over
 		}
-		if !datelineRe.MatchString(p.text) {
-			if loc := datelineInRe.FindStringSubmatchIndex(p.text); loc != nil {
+		if !datelineRe().MatchString(p.text) {
+			if loc := datelineInRe().FindStringSubmatchIndex(p.text); loc != nil {
 				head := p.text[:loc[2]]
 				if utf8.RuneCountInString(head) <= maxLeadIn && !strings.ContainsFunc(head, isTerminator) {
 					p.text = p.text[loc[2]:]
