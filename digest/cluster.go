@@ -89,8 +89,7 @@ import (
 // Cost. Only pairs that share a name or a word that is rare in the window
 // (document frequency ≤ blockMaxDF) are scored, through an inverted index,
 // so a window costs about Σ df² over its rare terms instead of n².
-// BenchmarkCluster: 3,000 articles in 48–51 ms on 2 cores (this machine,
-// December 2026; the rules above cost no measurable time).
+// BenchmarkCluster: 3,000 articles in about 37–39 ms on 2 cores.
 type clusterParams struct {
 	titleWeight float64       // a headline word relative to a lead word
 	nameMin     float64       // name cosine two reports of one story reach
@@ -395,16 +394,30 @@ type token struct {
 	title bool   // in the headline
 	aside bool   // in the headline's context clause ("… as Han holds talks in Tokyo")
 	digit bool   // contains a digit
-	word  int32  // the window's index of lower
 }
+
+// mark is a token as the second pass of analyze needs it: which word, and
+// how it was written.
+type mark struct {
+	word  int32 // the window's index of the token's lower form
+	flags uint8
+}
+
+const (
+	flagUpper = 1 << iota
+	flagTitle
+	flagAside
+	flagDigit
+)
 
 // analyze reads the articles into docs.
 func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
-	toks := make([][]token, len(as))
+	toks := make([][]mark, len(as))
 	// Every distinct written word (lower case) once, with its capital-letter
 	// evidence from places where case means something (mid-sentence, in a
 	// field that is not in Title Case) and, once known, its term id.
 	type word struct {
+		lower          string
 		capMid, lowMid int32
 		capStart       int32 // capitalised where a sentence starts
 		name           int32 // term id as a name; -1 until needed
@@ -413,27 +426,39 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 	}
 	index := make(map[string]int32, 4*len(as))
 	var table []word
-	buf := make([]token, 0, 48*len(as)) // every article's tokens, one after another
+	var ts []token                     // one article's tokens
+	buf := make([]mark, 0, 48*len(as)) // every article's marks, one after another
 	for i, a := range as {
-		from := len(buf)
-		buf = appendTokens(buf, a.Title, true)
-		nTitle := len(buf) - from
+		ts = appendTokens(ts[:0], a.Title, true)
+		nTitle := len(ts)
 		if nTitle > 1 {
-			markAside(buf[from+1 : from+nTitle])
+			markAside(ts[1:nTitle])
 		}
-		buf = appendTokens(buf, a.Lead, false)
-		ts := buf[from:len(buf):len(buf)]
-		toks[i] = ts
+		ts = appendTokens(ts, a.Lead, false)
 		titleCase := isTitleCase(ts[:nTitle])
+		from := len(buf)
 		for k := range ts {
 			t := &ts[k]
 			x, ok := index[t.lower]
 			if !ok {
 				x = int32(len(table))
 				index[t.lower] = x
-				table = append(table, word{name: -1, stem: -2, figure: -2})
+				table = append(table, word{lower: t.lower, name: -1, stem: -2, figure: -2})
 			}
-			t.word = x
+			var f uint8
+			if t.upper {
+				f |= flagUpper
+			}
+			if t.title {
+				f |= flagTitle
+			}
+			if t.aside {
+				f |= flagAside
+			}
+			if t.digit {
+				f |= flagDigit
+			}
+			buf = append(buf, mark{x, f})
 			if t.digit || (t.title && titleCase) {
 				continue
 			}
@@ -446,16 +471,17 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 				e.capStart++
 			}
 		}
+		toks[i] = buf[from:len(buf):len(buf)]
 	}
-	isName := func(t token) bool {
-		if t.digit {
+	isName := func(t mark) bool {
+		if t.flags&flagDigit != 0 {
 			return false
 		}
-		if t.upper {
+		if t.flags&flagUpper != 0 {
 			return true
 		}
-		e := table[t.word]
-		if e.lowMid == 0 && e.capMid == 0 && e.capStart > 0 && !english.IsStopWord(t.lower) {
+		e := &table[t.word]
+		if e.lowMid == 0 && e.capMid == 0 && e.capStart > 0 && !english.IsStopWord(e.lower) {
 			return true
 		}
 		return e.capMid > 0 && e.capMid >= e.lowMid
@@ -485,10 +511,11 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 		nums[i][0] = int32(len(figs))
 		for _, t := range ts {
 			e := &table[t.word]
-			if t.digit {
+			digit, title := t.flags&flagDigit != 0, t.flags&flagTitle != 0
+			if digit {
 				if e.figure == -2 {
 					e.figure = -1
-					if f := figure(t.lower); f != "" {
+					if f := figure(e.lower); f != "" {
 						id, ok := figureIDs[f]
 						if !ok {
 							id = int32(len(figureIDs))
@@ -499,28 +526,28 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 				}
 				if e.figure >= 0 {
 					figs = append(figs, e.figure)
-					if t.title {
+					if title {
 						heads[i]++
 					}
 				}
 			}
 			w := 1.0
-			if t.title && !t.aside {
+			if title && t.flags&flagAside == 0 {
 				w = p.titleWeight
 			}
 			if isName(t) {
 				if e.name < 0 {
-					e.name = idOf(nameIDs, nameStem(t.lower))
+					e.name = idOf(nameIDs, nameStem(e.lower))
 				}
 				names = append(names, tw{e.name, w})
 				continue
 			}
 			if e.stem == -2 {
 				e.stem = -1
-				if !english.IsStopWord(t.lower) && (t.digit || utf8.RuneCountInString(t.lower) >= 2) {
-					st := t.lower
-					if !t.digit {
-						st = stems.stem(t.lower)
+				if !english.IsStopWord(e.lower) && (digit || utf8.RuneCountInString(e.lower) >= 2) {
+					st := e.lower
+					if !digit {
+						st = stems.stem(e.lower)
 					}
 					e.stem = idOf(stemIDs, st)
 				}
