@@ -283,6 +283,10 @@ func (b *bench) row(ctx context.Context, mode, storeName string, n int) (row, er
 	}
 	waitErr := cmd.Wait()
 	r.wall = time.Since(start)
+	if d := os.Getenv("BENCH_LOGDIR"); d != "" {
+		_ = os.WriteFile(filepath.Join(d, fmt.Sprintf("%s-%s-%d-%d.log", mode, storeName, n, b.seq)), stderr.Bytes(), 0o644)
+		fmt.Fprintf(os.Stderr, "bench: started %s\n", start.UTC().Format("15:04:05.000"))
+	}
 	close(exited)
 	r.hwmKiB = <-hwm
 	if waitErr != nil {

@@ -274,12 +274,29 @@ func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel,
 	if size <= 0 {
 		return nil, fmt.Errorf("store: subscription batches: size %d", size)
 	}
-	// Numbering the rows in the database returns one row per batch, not one
-	// per subscription (subscriptions_channel_status serves the scan).
-	rows, err := s.db.QueryContext(ctx, `SELECT MIN(id), MAX(id) FROM (
-			SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $2 AS batch
-			FROM subscriptions WHERE channel = $1 AND status = 'active'
-		) numbered GROUP BY batch ORDER BY batch`, string(ch), int64(size))
+	// One row per batch, not one per subscription. PostgreSQL numbers the
+	// rows with a window function (68 ms for 100,000 readers). SQLite does
+	// that 2–7 times slower than it steps along subscriptions_channel_status:
+	// each batch's last id is the size-th active id from its first (OFFSET),
+	// and the next batch starts after it (18 ms against 126 ms; the same
+	// stepping on PostgreSQL took 373 ms). store's BenchmarkLoad logs both.
+	const active = `FROM subscriptions WHERE channel = $1 AND status = 'active'`
+	query, arg := `SELECT MIN(id), MAX(id) FROM (
+			SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / $2 AS batch `+active+`
+		) numbered GROUP BY batch ORDER BY batch`, int64(size)
+	if s.d.name == SQLite {
+		query, arg = `WITH RECURSIVE b(first, last) AS (
+			SELECT f, COALESCE((SELECT id `+active+` AND id >= f ORDER BY id LIMIT 1 OFFSET $2),
+					(SELECT MAX(id) `+active+`))
+			FROM (SELECT MIN(id) AS f `+active+`) start WHERE f IS NOT NULL
+			UNION ALL
+			SELECT (SELECT MIN(id) `+active+` AND id > b.last),
+				COALESCE((SELECT id `+active+` AND id > b.last ORDER BY id LIMIT 1 OFFSET $2),
+					(SELECT MAX(id) `+active+`))
+			FROM b WHERE EXISTS (SELECT 1 `+active+` AND id > b.last)
+		) SELECT first, last FROM b ORDER BY first`, int64(size-1)
+	}
+	rows, err := s.db.QueryContext(ctx, query, string(ch), arg)
 	if err != nil {
 		return nil, fmt.Errorf("store: subscription batches: %w", err)
 	}
