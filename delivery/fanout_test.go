@@ -685,3 +685,40 @@ func TestFanoutTwoInstances(t *testing.T) {
 		}
 	})
 }
+
+// WaitHere (send-now's wait) restarts River once every batch left has
+// returned in this process, so that River writes their completions at once:
+// the edition is sent, every reader got it once, and the restarted River
+// goes on working (a second edition, with transient SMTP failures and so
+// retries, is sent by it).
+func TestFanoutWaitHere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		pop := populate(t, s, 300)
+		srv := transientServer(t, 0, nil)
+		b, _ := emailtest.NewBuilder(t, nil)
+		snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25, Workers: 3}, nil)
+		runFanout(t, fo)
+		for k, date := range []string{"2026-03-01", "2026-03-02"} {
+			ed := createEdition(t, s, date)
+			if ok, err := fo.Start(ctx, ed.ID); err != nil || !ok {
+				t.Fatalf("Start %s: %v %v", date, ok, err)
+			}
+			p, err := fo.WaitHere(ctx, ed.ID, nil)
+			if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
+				t.Fatalf("WaitHere %s: %+v %v", date, p, err)
+			}
+			if got := stats(p.Stats)["email/sent"]; got != len(pop.active) {
+				t.Errorf("%s: %d recorded sent, want %d", date, got, len(pop.active))
+			}
+			got := srv.ByRecipient()
+			for _, sub := range pop.active {
+				if n := len(got[sub.Address]); n != k+1 {
+					t.Errorf("%s: %s has %d messages, want %d", date, sub.Address, n, k+1)
+				}
+			}
+		}
+	})
+}

@@ -68,7 +68,11 @@ type batchWorker struct {
 }
 
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[batchArgs]) error {
-	return w.f.workBatch(ctx, job)
+	err := w.f.workBatch(ctx, job)
+	if err == nil {
+		w.f.batchDone(job.ID)
+	}
+	return err
 }
 
 func (w *batchWorker) NextRetry(job *river.Job[batchArgs]) time.Time {
