@@ -31,9 +31,9 @@ import (
 //     or when the window never writes it otherwise: a word seen only
 //     capitalised, at sentence starts, and not a stop word ("North Korea
 //     launched …") is a name too.
-//     Accents are folded (Andrés, Andres) and a few endings are dropped so
-//     that a country and its adjective meet (Russia, Russian; Korea, Korean;
-//     China, Chinese).
+//     Accents are folded (Andrés, Andres) and a few endings are dropped,
+//     one after another, so that a country and its adjective meet (Russia,
+//     Russian; Japan, Japanese; Turkey, Turkish; Britain, British).
 //   - The other words are stemmed with the Snowball (Porter 2) English
 //     stemmer ("floods", "flooded", "flooding" → "flood") after the Snowball
 //     stop words are removed. Numbers are words too ("7.1", "2,900").
@@ -625,17 +625,22 @@ func isTitleCase(ts []token) bool {
 	return long >= 3 && caps*4 >= long*3
 }
 
-// nameStem drops the endings that make a place's adjective, so that the
-// two meet (Russia, Russian, Russians → russ; Korea, Korean → kore; China,
-// Chinese → chin; Syria, Syrian → syri; Britain, British is beyond it),
+// nameStem drops the endings that make a place's adjective, one after
+// another until none applies, so that the two meet (Russia, Russian,
+// Russians → russ; Korea, Korean → kore; China, Chinese → chin; Japan,
+// Japanese → japa; Turkey, Turkish → turk; Britain, British → brit),
 // keeping at least four letters.
 func nameStem(w string) string {
-	for _, suf := range []string{"ians", "ian", "ans", "ia", "an", "ese", "ish", "n", "a", "e", "i", "y"} {
-		if s, ok := strings.CutSuffix(w, suf); ok && len(s) >= 4 {
-			return s
+next:
+	for {
+		for _, suf := range []string{"ians", "ian", "ans", "ia", "an", "ese", "ish", "n", "a", "e", "i", "y"} {
+			if s, ok := strings.CutSuffix(w, suf); ok && len(s) >= 4 {
+				w = s
+				continue next
+			}
 		}
+		return w
 	}
-	return w
 }
 
 // markAside marks the headline words after a conjunction that opens a

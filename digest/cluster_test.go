@@ -266,6 +266,9 @@ func TestNameStem(t *testing.T) {
 		{"russia", "russ"}, {"russian", "russ"}, {"russians", "russ"}, {"korea", "kore"},
 		{"korean", "kore"}, {"chinese", "chin"}, {"china", "chin"}, {"syria", "syri"},
 		{"syrian", "syri"}, {"india", "indi"}, {"indian", "indi"}, {"kim", "kim"}, {"peru", "peru"},
+		// The endings come off one after another until none applies.
+		{"japan", "japa"}, {"japanese", "japa"}, {"turkey", "turk"}, {"turkish", "turk"},
+		{"britain", "brit"}, {"british", "brit"}, {"belarus", "belarus"}, {"belarusian", "belarus"},
 	} {
 		if got := nameStem(c[0]); got != c[1] {
 			t.Errorf("nameStem(%q) = %q, want %q", c[0], got, c[1])
