@@ -502,13 +502,13 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 	raw := make([][2]vector, len(as)) // names, words: weights before idf
 	var names, words []tw
 	figureIDs := map[string]int32{}
-	// Every article's figures, headline first, in one buffer: nums[i] is
-	// article i's span of it, heads[i] how many of those are headline's.
-	var figs []int32
-	nums, heads := make([][2]int32, len(as)), make([]int32, len(as))
+	// Every article's figures go into two shared buffers, headline ones
+	// and all of them; headNums[i] and nums[i] are its spans.
+	var heads, alls []int32
+	headNums, nums := make([][]int32, len(as)), make([][]int32, len(as))
 	for i, ts := range toks {
 		names, words = names[:0], words[:0]
-		nums[i][0] = int32(len(figs))
+		h0, a0 := len(heads), len(alls)
 		for _, t := range ts {
 			e := &table[t.word]
 			digit, title := t.flags&flagDigit != 0, t.flags&flagTitle != 0
@@ -525,9 +525,9 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 					}
 				}
 				if e.figure >= 0 {
-					figs = append(figs, e.figure)
+					alls = append(alls, e.figure)
 					if title {
-						heads[i]++
+						heads = append(heads, e.figure)
 					}
 				}
 			}
@@ -557,7 +557,10 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 			}
 		}
 		raw[i] = [2]vector{pack(names), pack(words)}
-		nums[i][1] = int32(len(figs))
+		all := alls[a0:]
+		slices.Sort(all)
+		alls = alls[:a0+len(slices.Compact(all))]
+		headNums[i], nums[i] = heads[h0:len(heads):len(heads)], alls[a0:len(alls):len(alls)]
 	}
 	df := make([]int32, nIDs)
 	for _, r := range raw {
@@ -570,24 +573,10 @@ func analyze(as []articles.Article, p clusterParams, stems *Stems) []doc {
 	}
 	n := float64(len(as))
 	ds := make([]doc, len(as))
-	var nHeads int32
-	for _, h := range heads {
-		nHeads += h
-	}
-	headBuf := make([]int32, 0, nHeads)
 	for i, r := range raw {
 		weigh(r[0], df, n)
 		weigh(r[1], df, n)
-		d := doc{names: r[0], words: r[1], at: as[i].PublishedAt, feed: as[i].FeedID}
-		if from, to := nums[i][0], nums[i][1]; from < to {
-			k := len(headBuf)
-			headBuf = append(headBuf, figs[from:from+heads[i]]...)
-			d.headNums = headBuf[k:len(headBuf):len(headBuf)]
-			all := figs[from:to:to]
-			slices.Sort(all)
-			d.nums = slices.Compact(all)
-		}
-		ds[i] = d
+		ds[i] = doc{names: r[0], words: r[1], headNums: headNums[i], nums: nums[i], at: as[i].PublishedAt, feed: as[i].FeedID}
 	}
 	return ds
 }
