@@ -29,10 +29,10 @@ type Store interface {
 	TransitionEdition(ctx context.Context, id int64, from []string, to string) (bool, error)
 	TransitionEditionTx(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (bool, error)
 	SubscriptionBatches(ctx context.Context, ch subscribers.Channel, size int) ([][2]int64, error)
-	ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error)
+	RecipientsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error)
 	HasLocalTimes(ctx context.Context, ch subscribers.Channel) (bool, error)
 	ActiveLocalTimes(ctx context.Context, ch subscribers.Channel) ([]int64, []*subscribers.LocalTime, error)
-	ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error)
+	RecipientsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error)
 	RecordDeliveries(ctx context.Context, ds []Delivery) error
 	RecordedDeliveries(ctx context.Context, editionID, firstID, lastID int64) (map[int64]string, error)
 	DeliveryStats(ctx context.Context, editionID int64) ([]digest.DeliveryCount, error)
@@ -656,6 +656,11 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 		ed, err := f.st.GetEdition(ctx, editionID)
 		return err == nil && (ed.Status == digest.StatusSent || ed.Status == digest.StatusCancelled), err
 	}
+	// Won: the edition is sent whatever happens to ctx now (River stopping,
+	// send-now exiting), so its count and OnFinished (the admins' notice)
+	// must not be cut short with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	stats, err := f.st.DeliveryStats(ctx, editionID)
 	if err != nil {
 		f.log.Warn("edition stats", slog.Int64("edition_id", editionID), slog.String("error", err.Error()))
@@ -992,7 +997,7 @@ func (f *Fanout) plan(ctx context.Context, ed digest.Edition, ch subscribers.Cha
 // or its id range.
 func (f *Fanout) batchSubscriptions(ctx context.Context, a batchArgs) ([]subscribers.Subscription, error) {
 	if len(a.IDs) > 0 {
-		return f.st.ActiveSubscriptionsByID(ctx, a.Channel, a.IDs)
+		return f.st.RecipientsByID(ctx, a.Channel, a.IDs)
 	}
-	return f.st.ActiveSubscriptionsInRange(ctx, a.Channel, a.FirstID, a.LastID)
+	return f.st.RecipientsInRange(ctx, a.Channel, a.FirstID, a.LastID)
 }

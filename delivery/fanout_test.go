@@ -699,7 +699,15 @@ func TestFanoutWaitHere(t *testing.T) {
 		srv := transientServer(t, 0, nil)
 		b, _ := emailtest.NewBuilder(t, nil)
 		snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
-		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25, Workers: 3}, nil)
+		// OnFinished (the admins' notice) runs on after the edition is
+		// sent, while River restarts: its context must outlive that.
+		finished := make(chan string, 4)
+		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25, Workers: 3}, func(c *delivery.FanoutConfig) {
+			c.OnFinished = func(ctx context.Context, id int64, st []digest.DeliveryCount) {
+				time.Sleep(150 * time.Millisecond)
+				finished <- fmt.Sprintf("edition %d: ctx %v, %d sent", id, ctx.Err(), stats(st)["email/sent"])
+			}
+		})
 		runFanout(t, fo)
 		for k, date := range []string{"2026-03-01", "2026-03-02"} {
 			ed := createEdition(t, s, date)
@@ -718,6 +726,9 @@ func TestFanoutWaitHere(t *testing.T) {
 				if n := len(got[sub.Address]); n != k+1 {
 					t.Errorf("%s: %s has %d messages, want %d", date, sub.Address, n, k+1)
 				}
+			}
+			if got, want := <-finished, fmt.Sprintf("edition %d: ctx <nil>, %d sent", ed.ID, len(pop.active)); got != want {
+				t.Errorf("OnFinished: %s, want %s", got, want)
 			}
 		}
 	})

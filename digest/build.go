@@ -127,7 +127,7 @@ func (b *Builder) Build(ctx context.Context, date string) (Edition, bool, error)
 	}
 	if len(e.Items) == 0 && b.SkipEmpty {
 		b.Log.InfoContext(ctx, "digest: nothing new, no edition",
-			slog.String("newsletter", nl), slog.String("date", date),
+			slog.String("date", date),
 			slog.Time("cutoff_from", e.CutoffFrom), slog.Time("cutoff_to", e.CutoffTo))
 		return Edition{}, false, fmt.Errorf("digest: build %s: %w", date, ErrEmpty)
 	}
@@ -137,7 +137,7 @@ func (b *Builder) Build(ctx context.Context, date string) (Edition, bool, error)
 	}
 	if created {
 		b.Log.InfoContext(ctx, "digest: edition built",
-			slog.String("newsletter", nl), slog.String("date", date),
+			slog.String("date", date),
 			slog.Int64("edition_id", stored.ID), slog.Int("items", len(stored.Items)),
 			slog.Time("cutoff_from", stored.CutoffFrom), slog.Time("cutoff_to", stored.CutoffTo))
 	}

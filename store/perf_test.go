@@ -119,7 +119,7 @@ func load(b *testing.B, s *store.Store, ph *loadPhases) {
 	start = time.Now()
 	sent := 0
 	for _, r := range batches {
-		in, err := s.ActiveSubscriptionsInRange(ctx, subscribers.Email, r[0], r[1])
+		in, err := s.RecipientsInRange(ctx, subscribers.Email, r[0], r[1])
 		check(b, err)
 		if _, err := s.RecordedDeliveries(ctx, e.ID, r[0], r[1]); err != nil {
 			b.Fatal(err)

@@ -50,8 +50,12 @@ func queryAll[T any](ctx context.Context, q querier, scan func(interface{ Scan(.
 	if err != nil {
 		return nil, err
 	}
+	return appendRows(nil, rows, scan)
+}
+
+// appendRows appends every row of rows, scanned, to out and closes rows.
+func appendRows[T any](out []T, rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {

@@ -24,20 +24,29 @@ func scanSubscription(row interface{ Scan(...any) error }) (subscribers.Subscrip
 		timeCol{&sub.CreatedAt}, timeCol{&sub.ConfirmedAt}, timeCol{&sub.UnsubscribedAt}, &zone, &hour, strCol{&letters}); err != nil {
 		return subscribers.Subscription{}, err
 	}
-	if letters != "" {
-		if err := json.Unmarshal([]byte(letters), &sub.Newsletters); err != nil {
-			return subscribers.Subscription{}, fmt.Errorf("subscription %d newsletters: %w", sub.ID, err)
-		}
-	}
 	if hour.Valid {
 		sub.Local = &subscribers.LocalTime{Zone: zone, Hour: int(hour.Int64)}
 	}
-	if sections != "" {
-		if err := json.Unmarshal([]byte(sections), &sub.Sections); err != nil {
-			return subscribers.Subscription{}, fmt.Errorf("subscription %d sections: %w", sub.ID, err)
-		}
+	if err := decodeLists(&sub, sections, letters); err != nil {
+		return subscribers.Subscription{}, err
 	}
 	return sub, nil
+}
+
+// decodeLists decodes the sections and newsletters columns (JSON arrays;
+// empty: none named) into sub.
+func decodeLists(sub *subscribers.Subscription, sections, letters string) error {
+	if sections != "" {
+		if err := json.Unmarshal([]byte(sections), &sub.Sections); err != nil {
+			return fmt.Errorf("subscription %d sections: %w", sub.ID, err)
+		}
+	}
+	if letters != "" {
+		if err := json.Unmarshal([]byte(letters), &sub.Newsletters); err != nil {
+			return fmt.Errorf("subscription %d newsletters: %w", sub.ID, err)
+		}
+	}
+	return nil
 }
 
 // localArgs are the local_zone and local_hour of a delivery hour (nil: the
@@ -315,18 +324,6 @@ func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel,
 	return out, nil
 }
 
-// ActiveSubscriptionsInRange returns the active subscriptions of ch with ids
-// in [firstID, lastID], by id: one batch of SubscriptionBatches, read when
-// its job runs (so a reader who left in the meantime is not sent to).
-func (s *Store) ActiveSubscriptionsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error) {
-	out, err := queryAll(ctx, s.db, scanSubscription, `SELECT `+subscriptionColumns+` FROM subscriptions
-		WHERE channel = $1 AND status = 'active' AND id >= $2 AND id <= $3 ORDER BY id`, string(ch), firstID, lastID)
-	if err != nil {
-		return nil, fmt.Errorf("store: active %s subscriptions %d-%d: %w", ch, firstID, lastID, err)
-	}
-	return out, nil
-}
-
 // CountSubscriptions returns how many subscriptions there are per channel
 // and status (only the pairs that have some).
 func (s *Store) CountSubscriptions(ctx context.Context) (map[subscribers.Channel]map[subscribers.Status]int, error) {
@@ -420,9 +417,60 @@ func (s *Store) ActiveLocalTimes(ctx context.Context, ch subscribers.Channel) ([
 	return ids, lts, nil
 }
 
-// ActiveSubscriptionsByID returns the active subscriptions of ch among ids,
-// by id: one batch of a fan-out planned by delivery hour.
-func (s *Store) ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
+// Recipients of a fan-out batch. A batch reads its subscriptions once per
+// run, 100,000 a send at full size: these read only what a delivery uses
+// (ID, Channel, Address, Status, Sections, Newsletters) and leave the rest
+// of each Subscription zero. Reading every column (three timestamps, the
+// delivery hour) cost 2.9 µs a row against 1.05 µs (2,000 rows of a SQLite
+// store).
+const recipientColumns = `id, address, sections, newsletters`
+
+func scanRecipient(ch subscribers.Channel) func(row interface{ Scan(...any) error }) (subscribers.Subscription, error) {
+	return func(row interface{ Scan(...any) error }) (subscribers.Subscription, error) {
+		sub := subscribers.Subscription{Channel: ch, Status: subscribers.Active}
+		var sections, letters string
+		if err := row.Scan(&sub.ID, &sub.Address, strCol{&sections}, strCol{&letters}); err != nil {
+			return subscribers.Subscription{}, err
+		}
+		if err := decodeLists(&sub, sections, letters); err != nil {
+			return subscribers.Subscription{}, err
+		}
+		return sub, nil
+	}
+}
+
+// RecipientsInRange returns the active subscriptions of ch with ids in
+// [firstID, lastID], by id, with the fields a delivery uses (see
+// recipientColumns): one batch of SubscriptionBatches, read when its job
+// runs (so a reader who left in the meantime is not sent to).
+func (s *Store) RecipientsInRange(ctx context.Context, ch subscribers.Channel, firstID, lastID int64) ([]subscribers.Subscription, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recipientColumns+` FROM subscriptions
+		WHERE channel = $1 AND status = 'active' AND id >= $2 AND id <= $3 ORDER BY id`, string(ch), firstID, lastID)
+	var out []subscribers.Subscription
+	if err == nil {
+		// A batch's range is mostly its own subscriptions: room for all.
+		out = make([]subscribers.Subscription, 0, min(max(lastID-firstID+1, 0), 4096))
+		out, err = appendRows(out, rows, scanRecipient(ch))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %s recipients %d-%d: %w", ch, firstID, lastID, err)
+	}
+	return out, nil
+}
+
+// RecipientsByID returns the active subscriptions of ch among ids, by id,
+// with the fields a delivery uses: one batch of a fan-out planned by
+// delivery hour.
+func (s *Store) RecipientsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
+	out, err := s.activeByID(ctx, ch, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: %d %s recipients by id: %w", len(ids), ch, err)
+	}
+	return out, nil
+}
+
+// activeByID reads the recipients of ch among ids, by id.
+func (s *Store) activeByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -435,17 +483,13 @@ func (s *Store) ActiveSubscriptionsByID(ctx context.Context, ch subscribers.Chan
 		b = strconv.AppendInt(b, id, 10)
 	}
 	b = append(b, ']')
-	q := `SELECT ` + subscriptionColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
+	q := `SELECT ` + recipientColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
 		AND id IN (SELECT value FROM json_each($2)) ORDER BY id`
 	if s.d.name == Postgres {
-		q = `SELECT ` + subscriptionColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
+		q = `SELECT ` + recipientColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
 		AND id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) ORDER BY id`
 	}
-	out, err := queryAll(ctx, s.db, scanSubscription, q, string(ch), string(b))
-	if err != nil {
-		return nil, fmt.Errorf("store: %d active %s subscriptions by id: %w", len(ids), ch, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, scanRecipient(ch), q, string(ch), string(b))
 }
 
 // SetStatusReason records why a subscription left (e.g. "complained").

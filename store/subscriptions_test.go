@@ -156,7 +156,7 @@ func TestCreateSubscriptionsAndBatches(t *testing.T) {
 		total := 0
 		prevLast := int64(0)
 		for i, b := range batches {
-			in := must[[]subscribers.Subscription](t)(s.ActiveSubscriptionsInRange(ctx, subscribers.Email, b[0], b[1]))
+			in := must[[]subscribers.Subscription](t)(s.RecipientsInRange(ctx, subscribers.Email, b[0], b[1]))
 			if b[0] <= prevLast || b[0] > b[1] || in[0].ID != b[0] || in[len(in)-1].ID != b[1] {
 				t.Fatalf("batch %d %v: first %d last %d", i, b, in[0].ID, in[len(in)-1].ID)
 			}

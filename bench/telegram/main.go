@@ -212,7 +212,7 @@ func bench(r run, n int, mode string, batchSize, workers int, log *slog.Logger) 
 	if err != nil {
 		return result{}, err
 	}
-	all, err := st.ActiveSubscriptionsInRange(ctx, subscribers.Telegram, 0, 1<<62)
+	all, err := st.RecipientsInRange(ctx, subscribers.Telegram, 0, 1<<62)
 	if err != nil {
 		return result{}, err
 	}
@@ -298,7 +298,7 @@ func viaFanout(ctx context.Context, st *store.Store, sender *telegram.Sender, ed
 // viaSender drives the sender without the fan-out: batches of batchSize,
 // workers of them at once, results recorded as the fan-out would.
 func viaSender(ctx context.Context, st *store.Store, sender *telegram.Sender, ed digest.Edition, batchSize, workers int) error {
-	subs, err := st.ActiveSubscriptionsInRange(ctx, subscribers.Telegram, 0, 1<<62)
+	subs, err := st.RecipientsInRange(ctx, subscribers.Telegram, 0, 1<<62)
 	if err != nil {
 		return err
 	}
