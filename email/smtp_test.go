@@ -2,6 +2,7 @@ package email_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -57,6 +58,16 @@ func TestSMTPSendHeadersAndBody(t *testing.T) {
 			t.Errorf("envelope from %q", ms[0].From)
 		}
 		emailtest.CheckDigest(t, tokens, ms[0].Data, sub)
+		// On the wire the body comes from the shared template with the
+		// reader's tokens in its holes: byte for byte the built message
+		// (but its Date).
+		want, err := b.AppendMessage(nil, ed, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := withoutDate(ms[0].Data), withoutDate(want.Data); !bytes.Equal(g, w) {
+			t.Errorf("%s: sent message differs from the built one (%d bytes, want %d)", sub.Address, len(g), len(w))
+		}
 	}
 	// Sections: the Science-only reader gets Science items and no Sports.
 	sci := emailtest.ParseMessage(t, got[subs[3].Address][0].Data)
@@ -446,4 +457,14 @@ func TestSMTPReturnPath(t *testing.T) {
 			t.Errorf("From header %q", m.Header.Get("From"))
 		}
 	}
+}
+
+// withoutDate is msg without its Date header line.
+func withoutDate(msg []byte) []byte {
+	i := bytes.Index(msg, []byte("\r\nDate: "))
+	if i < 0 {
+		return msg
+	}
+	j := bytes.Index(msg[i+2:], []byte("\r\n"))
+	return append(append([]byte{}, msg[:i]...), msg[i+2+j:]...)
 }
