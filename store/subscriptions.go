@@ -462,15 +462,6 @@ func (s *Store) RecipientsInRange(ctx context.Context, ch subscribers.Channel, f
 // with the fields a delivery uses: one batch of a fan-out planned by
 // delivery hour.
 func (s *Store) RecipientsByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
-	out, err := s.activeByID(ctx, ch, ids)
-	if err != nil {
-		return nil, fmt.Errorf("store: %d %s recipients by id: %w", len(ids), ch, err)
-	}
-	return out, nil
-}
-
-// activeByID reads the recipients of ch among ids, by id.
-func (s *Store) activeByID(ctx context.Context, ch subscribers.Channel, ids []int64) ([]subscribers.Subscription, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -489,7 +480,11 @@ func (s *Store) activeByID(ctx context.Context, ch subscribers.Channel, ids []in
 		q = `SELECT ` + recipientColumns + ` FROM subscriptions WHERE channel = $1 AND status = 'active'
 		AND id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) ORDER BY id`
 	}
-	return queryAll(ctx, s.db, scanRecipient(ch), q, string(ch), string(b))
+	out, err := queryAll(ctx, s.db, scanRecipient(ch), q, string(ch), string(b))
+	if err != nil {
+		return nil, fmt.Errorf("store: %d %s recipients by id: %w", len(ids), ch, err)
+	}
+	return out, nil
 }
 
 // SetStatusReason records why a subscription left (e.g. "complained").
