@@ -128,21 +128,17 @@ func (s *Store) riverUp(ctx context.Context, migrator *rivermigrate.Migrator[*sq
 // Migrate takes the long way, which also makes the tables.
 func (s *Store) upToDate(ctx context.Context, ms []migration, migrator *rivermigrate.Migrator[*sql.Tx]) bool {
 	versions := func(query string) map[int]bool {
-		rows, err := s.db.QueryContext(ctx, query)
+		vs, err := queryAll(ctx, s.db, func(r interface{ Scan(...any) error }) (int, error) {
+			var v int
+			err := r.Scan(&v)
+			return v, err
+		}, query)
 		if err != nil {
 			return nil
 		}
-		defer rows.Close()
-		have := map[int]bool{}
-		for rows.Next() {
-			var v int
-			if rows.Scan(&v) != nil {
-				return nil
-			}
+		have := make(map[int]bool, len(vs))
+		for _, v := range vs {
 			have[v] = true
-		}
-		if rows.Err() != nil {
-			return nil
 		}
 		return have
 	}
