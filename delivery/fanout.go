@@ -127,6 +127,10 @@ type Fanout struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed (and replaced) when an edition finishes here
+	// finalStats are the counts of editions this process just finished,
+	// counted once for the "edition sent" line and OnFinished and taken by
+	// the next wait on the edition, which would count them again.
+	finalStats map[int64][]digest.DeliveryCount
 
 	// Send-now's last step (WaitHere). River writes job completions about
 	// every 250 ms, and a River that stops writes those it holds at once.
@@ -194,6 +198,16 @@ func (f *Fanout) restartRiver(ctx context.Context) error {
 	}
 }
 
+// takeFinalStats returns, once, the counts of an edition this process has
+// just finished, or nil.
+func (f *Fanout) takeFinalStats(editionID int64) []digest.DeliveryCount {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	stats := f.finalStats[editionID]
+	delete(f.finalStats, editionID)
+	return stats
+}
+
 // finishedSignal returns a channel closed at the next edition finished by
 // this process, so Wait need not poll for it.
 func (f *Fanout) finishedSignal() <-chan struct{} {
@@ -202,9 +216,15 @@ func (f *Fanout) finishedSignal() <-chan struct{} {
 	return f.changed
 }
 
-func (f *Fanout) signalFinished() {
+func (f *Fanout) signalFinished(editionID int64, stats []digest.DeliveryCount) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if stats != nil {
+		if f.finalStats == nil || len(f.finalStats) >= 64 {
+			f.finalStats = make(map[int64][]digest.DeliveryCount) // nobody waited on those
+		}
+		f.finalStats[editionID] = stats
+	}
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
@@ -670,7 +690,7 @@ func (f *Fanout) checkFinished(ctx context.Context, editionID int64) (bool, erro
 		attrs = append(attrs, slog.Int(c.Channel+"_"+c.Status, c.N))
 	}
 	f.log.Info("edition sent", attrs...)
-	f.signalFinished()
+	f.signalFinished(editionID, stats)
 	if f.cfg.OnFinished != nil {
 		f.cfg.OnFinished(ctx, editionID, stats)
 	}
@@ -786,6 +806,9 @@ func (f *Fanout) wait(ctx context.Context, editionID int64, notify func(Progress
 		case digest.StatusBuilt:
 			return Progress{Status: ed.Status}, ErrNotStarted
 		case digest.StatusSent, digest.StatusCancelled:
+			if stats := f.takeFinalStats(editionID); stats != nil {
+				return Progress{Status: ed.Status, Stats: stats}, nil
+			}
 			return f.progress(ctx, ed, nil)
 		}
 		left, err := f.jobs(ctx, editionID, outstandingStates(), 0)

@@ -730,6 +730,16 @@ func TestFanoutWaitHere(t *testing.T) {
 			if got, want := <-finished, fmt.Sprintf("edition %d: ctx <nil>, %d sent", ed.ID, len(pop.active)); got != want {
 				t.Errorf("OnFinished: %s, want %s", got, want)
 			}
+			// The first wait took the counts made when the edition was
+			// finished; a later one counts what the store holds now.
+			late := delivery.Delivery{EditionID: ed.ID, SubscriptionID: pop.pending[0].ID, Status: digest.DeliveryFailed, Attempts: 1}
+			if err := s.RecordDeliveries(ctx, []delivery.Delivery{late}); err != nil {
+				t.Fatal(err)
+			}
+			p, err = fo.WaitHere(ctx, ed.ID, nil)
+			if st := stats(p.Stats); err != nil || st["email/sent"] != len(pop.active) || st["email/failed"] != 1 {
+				t.Errorf("WaitHere again %s: %v %v, want %d sent and the late failure", date, st, err, len(pop.active))
+			}
 		}
 	})
 }

@@ -48,8 +48,18 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 		args := s.deliveryArgs(uniq)
 		var err error
 		if s.d.name == SQLite {
+			// Rounded up to a multiple of 8 rows by repeating the last
+			// (upserting a row again with the same values changes
+			// nothing), so 15 statement sizes are prepared, not 64.
+			n := len(uniq)
+			if n > 8 {
+				n = (n + 7) / 8 * 8
+			}
+			for len(args) < 6*n {
+				args = append(args, args[len(args)-6:len(args)]...)
+			}
 			var st *sql.Stmt
-			if st, err = s.deliveryStmt(ctx, len(uniq)); err == nil {
+			if st, err = s.deliveryStmt(ctx, n); err == nil {
 				_, err = st.ExecContext(ctx, args...)
 			}
 		} else {

@@ -104,3 +104,40 @@ func TestRecordDeliveriesLargeBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordDeliveriesGroupSizes writes the small groups the fan-out
+// writes, of every size up to the prepared statements' largest: SQLite
+// rounds a group up by repeating its last row, which must change nothing.
+func TestRecordDeliveriesGroupSizes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var subs []subscribers.Subscription
+		for i := range 64 {
+			subs = append(subs, subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprint(i), Status: subscribers.Active})
+		}
+		must[int](t)(s.CreateSubscriptions(ctx, subs))
+		all := must[[]subscribers.Subscription](t)(s.ListSubscriptions(ctx, 0, 0))
+		for n := 1; n <= len(all); n++ {
+			e, _, err := s.CreateEdition(ctx, digest.Edition{Date: fmt.Sprintf("2026-04-%02d", 1+n%28), Newsletter: fmt.Sprint("n", n)})
+			check(t, err)
+			var ds []delivery.Delivery
+			for i, sub := range all[:n] {
+				d := delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: digest.DeliverySent, Attempts: 1, SentAt: t0}
+				if i%3 == 2 {
+					d = delivery.Delivery{EditionID: e.ID, SubscriptionID: sub.ID, Status: digest.DeliveryFailed, Attempts: 2, LastError: fmt.Sprint("550 no ", i)}
+				}
+				ds = append(ds, d)
+			}
+			check(t, s.RecordDeliveries(ctx, ds))
+			got := must[map[int64]string](t)(s.RecordedDeliveries(ctx, e.ID, all[0].ID, all[len(all)-1].ID))
+			if len(got) != n {
+				t.Fatalf("%d records: %d recorded", n, len(got))
+			}
+			for _, d := range ds {
+				if got[d.SubscriptionID] != d.Status {
+					t.Fatalf("%d records: subscription %d is %q, want %q", n, d.SubscriptionID, got[d.SubscriptionID], d.Status)
+				}
+			}
+		}
+	})
+}
