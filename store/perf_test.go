@@ -204,3 +204,36 @@ func BenchmarkRecipients(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDeliveryStats counts an edition sent to 100,000 readers of a
+// SQLite store, one of them failed (DeliveryStats: what send-now prints
+// and the admins' notice says); ns/op is per count.
+func BenchmarkDeliveryStats(b *testing.B) {
+	ctx := context.Background()
+	s := storetest.OpenSQLite(b)
+	const readers = 100_000
+	subs := make([]subscribers.Subscription, readers)
+	for i := range subs {
+		subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
+			Status: subscribers.Active, Source: subscribers.SourceImport}
+	}
+	_, err := s.CreateSubscriptions(ctx, subs)
+	check(b, err)
+	batches, err := s.SubscriptionBatches(ctx, subscribers.Email, readers)
+	check(b, err)
+	ed, _, err := s.CreateEdition(ctx, digest.Edition{Date: "2026-03-01", Title: "t"})
+	check(b, err)
+	ds := make([]delivery.Delivery, readers)
+	for j := range ds {
+		ds[j] = delivery.Delivery{EditionID: ed.ID, SubscriptionID: batches[0][0] + int64(j), Status: "sent", Attempts: 1, SentAt: time.Now()}
+	}
+	ds[7].Status = "failed"
+	check(b, s.RecordDeliveries(ctx, ds))
+	for b.Loop() {
+		st, err := s.DeliveryStats(ctx, ed.ID)
+		check(b, err)
+		if len(st) != 2 || st[0].N != 1 || st[1].N != readers-1 {
+			b.Fatalf("stats %v", st)
+		}
+	}
+}
