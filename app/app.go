@@ -110,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		delivery.ChannelSender
 		email.Transport
 	}
+	var warm func() // the SMTP sender's: connect while an edition is built
 	if cfg.SMTPEnabled() {
 		s := cfg.Email.SMTP
 		smtp, err := email.NewSMTPSender(email.SMTPOptions{
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, err
 		}
 		a.closers = append(a.closers, smtp.Close)
-		mail = smtp
+		mail, warm = smtp, smtp.Warm
 		log.Info("email: sending over SMTP", slog.String("host", s.Host), slog.Int("port", s.Port), slog.Int("connections", s.Connections))
 	} else {
 		outbox, err := email.NewOutboxSender(cfg.Email.OutboxDir, mb, log)
@@ -199,7 +200,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	for _, l := range a.letters {
 		l.publisher = &publish.Service{Builder: l.builder, Fanout: a.fanout, Editions: a.store,
-			OnBuilt: func(digest.Edition) { a.metrics.EditionBuilt() }}
+			OnBuilt: func(digest.Edition) { a.metrics.EditionBuilt() }, Warm: warm}
 	}
 	a.publisher = a.letters[0].publisher
 

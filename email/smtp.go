@@ -75,7 +75,8 @@ type SMTPSender struct {
 	from    string
 	lim     *rate.Limiter // nil: no cap
 	log     *slog.Logger
-	work    chan *smtpItem // unbuffered: nothing waits in a queue at Close
+	work    chan *smtpItem  // unbuffered: nothing waits in a queue at Close
+	warm    []chan struct{} // one a worker (Warm)
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -83,7 +84,7 @@ type SMTPSender struct {
 }
 
 // NewSMTPSender checks opts and starts the connection workers; they dial
-// when the first message comes.
+// when the first message comes, or at Warm.
 func NewSMTPSender(opts SMTPOptions, b *Builder, log *slog.Logger) (*SMTPSender, error) {
 	if b == nil {
 		return nil, errors.New("delivery: smtp sender needs a Builder")
@@ -162,14 +163,31 @@ func NewSMTPSender(opts SMTPOptions, b *Builder, log *slog.Logger) (*SMTPSender,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Connections {
+		warm := make(chan struct{}, 1)
+		s.warm = append(s.warm, warm)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			w := &smtpConn{s: s, id: i}
+			w := &smtpConn{s: s, id: i, warm: warm}
 			w.run()
 		}()
 	}
 	return s, nil
+}
+
+// Warm asks every worker without a connection to open one now, without
+// waiting for it: called as an edition is being built, the sessions
+// (TCP, TLS, AUTH: a round trip or several each on a distant relay) are
+// ready when its first message is. A connection nothing uses is closed
+// after IdleTimeout; one that cannot be opened is dialled again by the
+// first message, as if Warm had not been called.
+func (s *SMTPSender) Warm() {
+	for _, c := range s.warm {
+		select {
+		case c <- struct{}{}:
+		default: // asked already
+		}
+	}
 }
 
 // Close stops the workers and ends their sessions with QUIT.
@@ -289,6 +307,7 @@ type smtpConn struct {
 	pipelining bool
 	used       bool // the connection carried a transaction already
 	lastUse    time.Time
+	warm       <-chan struct{} // Warm: connect now
 	downUntil  time.Time
 	downErr    error
 	bufs       [2][]byte
@@ -326,6 +345,10 @@ func (w *smtpConn) run() {
 					break
 				}
 				st = w.transact(st)
+			}
+		case <-w.warm:
+			if err := w.connect(); err != nil {
+				w.downUntil = time.Time{} // the first message tries again
 			}
 		case <-tick.C:
 			if w.c != nil && time.Since(w.lastUse) > s.opts.IdleTimeout {

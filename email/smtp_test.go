@@ -468,3 +468,48 @@ func withoutDate(msg []byte) []byte {
 	j := bytes.Index(msg[i+2:], []byte("\r\n"))
 	return append(append([]byte{}, msg[:i]...), msg[i+2+j:]...)
 }
+
+// Warm opens every connection before the first message, and the messages
+// then use them; a Warm that cannot reach the server does not hold the
+// first message back (it dials again at once).
+func TestSMTPWarm(t *testing.T) {
+	srv := emailtest.Start(t, 0)
+	b, _ := emailtest.NewBuilder(t, nil)
+	s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) { o.Connections = 3 })
+	s.Warm()
+	s.Warm() // asked twice: still one connection a worker
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Sessions() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := srv.Sessions(); n != 3 {
+		t.Fatalf("%d sessions after Warm, want 3", n)
+	}
+	if _, err := s.Send(context.Background(), emailtest.Edition(9, "2026-01-07"), emailtest.Subs(1, 12)); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := srv.Sessions(), len(srv.Messages()); n != 3 || m != 12 {
+		t.Errorf("%d sessions, %d messages; want the 3 warm sessions to carry 12", n, m)
+	}
+
+	port := emailtest.FreePort(t)
+	cold := emailtest.NewSender(t, b, "127.0.0.1", port, func(o *email.SMTPOptions) {
+		o.Connections = 2
+		o.RedialDelay = time.Hour
+	})
+	cold.Warm()
+	time.Sleep(100 * time.Millisecond) // the dials fail
+	up := emailtest.Start(t, port)
+	res, err := cold.Send(context.Background(), emailtest.Edition(9, "2026-01-07"), emailtest.Subs(1, 4))
+	if err != nil {
+		t.Fatalf("first send after a failed Warm: %v", err)
+	}
+	for _, r := range res {
+		if r.Outcome != delivery.Sent {
+			t.Errorf("subscription %d: %v %v", r.SubscriptionID, r.Outcome, r.Err)
+		}
+	}
+	if len(up.Messages()) != 4 {
+		t.Errorf("server has %d messages, want 4", len(up.Messages()))
+	}
+}

@@ -42,6 +42,9 @@ type Service struct {
 	// OnBuilt, when set, is called for each edition this service built
 	// (the metrics' editions built).
 	OnBuilt func(digest.Edition)
+	// Warm, when set, is called as Publish begins, so that the senders
+	// open their connections while the edition is built.
+	Warm func()
 }
 
 var _ digest.Publisher = (*Service)(nil)
@@ -56,6 +59,9 @@ func (s *Service) Date(t time.Time) string { return s.Builder.Date(t) }
 // another caller left it in (sending, sent, paused, cancelled). An error
 // wrapping digest.ErrEmpty means there was nothing new to send.
 func (s *Service) Publish(ctx context.Context, date string) (digest.Published, error) {
+	if s.Warm != nil {
+		s.Warm()
+	}
 	ed, created, err := s.Builder.Build(ctx, date)
 	if err != nil {
 		return digest.Published{}, err
