@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
+	"net/mail"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -163,6 +164,23 @@ func TestAddrSpec(t *testing.T) {
 			t.Errorf("addrSpec(%q): %v is not ErrBadAddress", in, err)
 		}
 	}
+}
+
+// FuzzDotAtomAddr: the fast path of addrSpec accepts nothing that
+// mail.ParseAddress would not accept as the same bare address.
+func FuzzDotAtomAddr(f *testing.F) {
+	for _, s := range []string{"reader@example.org", "first.last+tag@sub.example", "a..b@c", ".a@b", "a@b.", "a@@b", "\"q\"@b", "a@[1.2.3.4]", "x!#$%&'*+-/=?^_`{|}~@y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isDotAtomAddr(s) {
+			return
+		}
+		a, err := mail.ParseAddress(s)
+		if err != nil || a.Name != "" || a.Address != s {
+			t.Fatalf("%q: fast path accepts it, mail.ParseAddress gives %+v, %v", s, a, err)
+		}
+	})
 }
 
 func TestDotStuff(t *testing.T) {
