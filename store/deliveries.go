@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/digestbot/digestbot/delivery"
 	"github.com/digestbot/digestbot/digest"
@@ -45,12 +46,13 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 	// neither BEGIN/COMMIT nor, on SQLite, a statement journal (which a
 	// statement inside an explicit transaction writes to a temporary file
 	// so that it can be undone alone). Bigger sets are chunks of
-	// deliveryInsertChunk rows in one transaction. pgx prepares and caches
-	// statements by their text itself.
+	// deliveryInsertChunk rows in one transaction. On PostgreSQL a group
+	// is one statement whatever its size: the rows go as six arrays
+	// (unnest), and pgx prepares and caches the statement by its text.
 	if len(uniq) <= maxPreparedDeliveryRows {
-		args := s.deliveryArgs(uniq)
 		var err error
 		if s.d.name == SQLite {
+			args := s.deliveryArgs(uniq)
 			// Rounded up to a multiple of 8 rows by repeating the last
 			// (upserting a row again with the same values changes
 			// nothing), so 15 statement sizes are prepared, not 64.
@@ -66,7 +68,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 				_, err = st.ExecContext(ctx, args...)
 			}
 		} else {
-			_, err = s.db.ExecContext(ctx, s.deliveryUpsert(len(uniq)), args...)
+			_, err = s.db.ExecContext(ctx, pgDeliveryUpsert, pgDeliveryArrays(uniq)...)
 		}
 		if err != nil {
 			return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
@@ -95,6 +97,28 @@ func (s *Store) deliveryArgs(ds []delivery.Delivery) []any {
 		args = append(args, d.EditionID, d.SubscriptionID, d.Status, d.Attempts, d.LastError, s.d.time(d.SentAt))
 	}
 	return args
+}
+
+// pgDeliveryUpsert records the rows of six arrays, one a column.
+const pgDeliveryUpsert = `INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at)
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
+	ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
+		attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
+		WHERE deliveries.status <> 'sent'`
+
+// pgDeliveryArrays are pgDeliveryUpsert's arguments for ds.
+func pgDeliveryArrays(ds []delivery.Delivery) []any {
+	editions, subs := make([]int64, len(ds)), make([]int64, len(ds))
+	statuses, errs := make([]string, len(ds)), make([]string, len(ds))
+	attempts, sent := make([]int32, len(ds)), make([]*time.Time, len(ds))
+	for i, d := range ds {
+		editions[i], subs[i], statuses[i], attempts[i], errs[i] = d.EditionID, d.SubscriptionID, d.Status, int32(d.Attempts), d.LastError
+		if !d.SentAt.IsZero() {
+			t := d.SentAt.UTC().Truncate(time.Microsecond)
+			sent[i] = &t
+		}
+	}
+	return []any{editions, subs, statuses, attempts, errs, sent}
 }
 
 // maxPreparedDeliveryRows is the largest group written as one prepared
