@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -199,6 +200,25 @@ func TestPlaceholderLength(t *testing.T) {
 	for _, p := range []string{placeholder("Zq9UnsubscribeTokenPlaceholder"), placeholder("Zq9PreferencesTokenPlaceholder"), testPhA, testPhB} {
 		if len(p) != 46 {
 			t.Errorf("placeholder %q has length %d", p, len(p))
+		}
+	}
+}
+
+// dateOf formats once a second: within one it repeats, at the next it moves.
+func TestDateOf(t *testing.T) {
+	b := &Builder{}
+	t0 := time.Date(2026, 3, 1, 6, 0, 0, 100, time.UTC)
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{t0, "Sun, 01 Mar 2026 06:00:00 +0000"},
+		{t0.Add(900 * time.Millisecond), "Sun, 01 Mar 2026 06:00:00 +0000"},
+		{t0.Add(time.Second), "Sun, 01 Mar 2026 06:00:01 +0000"},
+		{t0, "Sun, 01 Mar 2026 06:00:00 +0000"},
+	} {
+		if got := b.dateOf(c.at); got != c.want {
+			t.Errorf("dateOf(%v) = %q, want %q", c.at, got, c.want)
 		}
 	}
 }

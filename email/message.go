@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/digestbot/digestbot/digest"
@@ -91,6 +92,8 @@ type Builder struct {
 
 	mu    sync.Mutex
 	cache map[tmplKey]*template
+
+	lastDate atomic.Pointer[stampedDate] // dateOf's last second
 }
 
 type tmplKey struct {
@@ -443,9 +446,22 @@ func (b *Builder) appendFor(dst []byte, t *template, sub subscribers.Subscriptio
 	return Message{To: to, From: from, Data: data}, nil
 }
 
+// dateOf is the Date header's value for now. The header counts whole
+// seconds, so a send formats it once a second, not once a message.
 func (b *Builder) dateOf(now time.Time) string {
+	sec := now.Unix()
+	if d := b.lastDate.Load(); d != nil && d.sec == sec {
+		return d.s
+	}
 	if b.render.Location != nil {
 		now = now.In(b.render.Location)
 	}
-	return now.Format(rfc5322Date)
+	s := now.Format(rfc5322Date)
+	b.lastDate.Store(&stampedDate{sec, s})
+	return s
+}
+
+type stampedDate struct {
+	sec int64
+	s   string
 }
