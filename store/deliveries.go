@@ -61,7 +61,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 				n = (n + 7) / 8 * 8
 			}
 			for len(args) < 6*n {
-				args = append(args, args[len(args)-6:len(args)]...)
+				args = append(args, args[len(args)-6:]...)
 			}
 			var st *sql.Stmt
 			if st, err = s.deliveryStmt(ctx, n); err == nil {
