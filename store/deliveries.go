@@ -202,7 +202,9 @@ func (s *Store) DeliveryStats(ctx context.Context, editionID int64) ([]digest.De
 	// Sent records, nearly all of them, are counted apart: they need no
 	// status of their subscription, and counting them per channel with a
 	// filter (the schema allows two) spares SQLite sorting them to group
-	// them: 100,000 records counted in 0.1 s instead of 0.2.
+	// them (BenchmarkDeliveryStats: 100,000 records in 73–81 ms, not
+	// 193–201). The two reads are not one snapshot: during a send they
+	// may be a few records apart.
 	var email, telegram int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FILTER (WHERE sub.channel = 'email'), COUNT(*) FILTER (WHERE sub.channel = 'telegram')
 		FROM deliveries d JOIN subscriptions sub ON sub.id = d.subscription_id
