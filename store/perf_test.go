@@ -242,3 +242,33 @@ func BenchmarkDeliveryStats(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSubscriptionBatches plans a fan-out over 100,000 active readers:
+// their ranges of 1,000 (SubscriptionBatches, the first step of every
+// send); ns/op is per plan.
+func BenchmarkSubscriptionBatches(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		open func(testing.TB) *store.Store
+	}{{store.SQLite, storetest.OpenSQLite}, {store.Postgres, storetest.OpenPostgres}} {
+		b.Run(db.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := db.open(b)
+			const readers = 100_000
+			subs := make([]subscribers.Subscription, readers)
+			for i := range subs {
+				subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
+					Status: subscribers.Active, Source: subscribers.SourceImport}
+			}
+			_, err := s.CreateSubscriptions(ctx, subs)
+			check(b, err)
+			for b.Loop() {
+				batches, err := s.SubscriptionBatches(ctx, subscribers.Email, 1000)
+				check(b, err)
+				if len(batches) != readers/1000 {
+					b.Fatalf("%d batches", len(batches))
+				}
+			}
+		})
+	}
+}
