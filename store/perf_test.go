@@ -210,12 +210,16 @@ func BenchmarkRecipients(b *testing.B) {
 	}
 }
 
-// BenchmarkDeliveryStats counts an edition sent to 100,000 readers of a
-// SQLite store, one of them failed (DeliveryStats: what send-now prints
-// and the admins' notice says); ns/op is per count.
+// BenchmarkDeliveryStats counts an edition sent to 100,000 readers, one
+// of them failed (DeliveryStats: what send-now prints and the admins'
+// notice says); ns/op is per count.
 func BenchmarkDeliveryStats(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchDeliveryStats(b, storetest.OpenSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchDeliveryStats(b, storetest.OpenPostgres(b)) })
+}
+
+func benchDeliveryStats(b *testing.B, s *store.Store) {
 	ctx := context.Background()
-	s := storetest.OpenSQLite(b)
 	const readers = 100_000
 	subs := make([]subscribers.Subscription, readers)
 	for i := range subs {
