@@ -150,16 +150,8 @@ func BenchmarkRecordSmallGroups(b *testing.B) {
 func benchRecordSmallGroups(b *testing.B, s *store.Store) {
 	ctx := context.Background()
 	const readers, group = 20_000, 32
-	subs := make([]subscribers.Subscription, readers)
-	for i := range subs {
-		subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
-			Status: subscribers.Active, Source: subscribers.SourceImport}
-	}
-	_, err := s.CreateSubscriptions(ctx, subs)
-	check(b, err)
-	batches, err := s.SubscriptionBatches(ctx, subscribers.Email, readers)
-	check(b, err)
-	first := batches[0][0]
+	first := seedReaders(b, s, readers)
+	var err error
 	ds := make([]delivery.Delivery, group)
 	var ed digest.Edition
 	next := int64(readers)
@@ -188,13 +180,7 @@ func BenchmarkRecipients(b *testing.B) {
 	ctx := context.Background()
 	s := storetest.OpenSQLite(b)
 	const readers, batch = 20_000, 2_000
-	subs := make([]subscribers.Subscription, readers)
-	for i := range subs {
-		subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
-			Status: subscribers.Active, Source: subscribers.SourceImport}
-	}
-	_, err := s.CreateSubscriptions(ctx, subs)
-	check(b, err)
+	seedReaders(b, s, readers)
 	batches, err := s.SubscriptionBatches(ctx, subscribers.Email, batch)
 	check(b, err)
 	r := batches[len(batches)/2]
@@ -221,20 +207,12 @@ func BenchmarkDeliveryStats(b *testing.B) {
 func benchDeliveryStats(b *testing.B, s *store.Store) {
 	ctx := context.Background()
 	const readers = 100_000
-	subs := make([]subscribers.Subscription, readers)
-	for i := range subs {
-		subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
-			Status: subscribers.Active, Source: subscribers.SourceImport}
-	}
-	_, err := s.CreateSubscriptions(ctx, subs)
-	check(b, err)
-	batches, err := s.SubscriptionBatches(ctx, subscribers.Email, readers)
-	check(b, err)
+	first := seedReaders(b, s, readers)
 	ed, _, err := s.CreateEdition(ctx, digest.Edition{Date: "2026-03-01", Title: "t"})
 	check(b, err)
 	ds := make([]delivery.Delivery, readers)
 	for j := range ds {
-		ds[j] = delivery.Delivery{EditionID: ed.ID, SubscriptionID: batches[0][0] + int64(j), Status: "sent", Attempts: 1, SentAt: time.Now()}
+		ds[j] = delivery.Delivery{EditionID: ed.ID, SubscriptionID: first + int64(j), Status: "sent", Attempts: 1, SentAt: time.Now()}
 	}
 	ds[7].Status = "failed"
 	check(b, s.RecordDeliveries(ctx, ds))
@@ -251,28 +229,37 @@ func benchDeliveryStats(b *testing.B, s *store.Store) {
 // their ranges of 1,000 (SubscriptionBatches, the first step of every
 // send); ns/op is per plan.
 func BenchmarkSubscriptionBatches(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		open func(testing.TB) *store.Store
-	}{{store.SQLite, storetest.OpenSQLite}, {store.Postgres, storetest.OpenPostgres}} {
-		b.Run(db.name, func(b *testing.B) {
-			ctx := context.Background()
-			s := db.open(b)
-			const readers = 100_000
-			subs := make([]subscribers.Subscription, readers)
-			for i := range subs {
-				subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
-					Status: subscribers.Active, Source: subscribers.SourceImport}
-			}
-			_, err := s.CreateSubscriptions(ctx, subs)
-			check(b, err)
-			for b.Loop() {
-				batches, err := s.SubscriptionBatches(ctx, subscribers.Email, 1000)
-				check(b, err)
-				if len(batches) != readers/1000 {
-					b.Fatalf("%d batches", len(batches))
-				}
-			}
-		})
+	b.Run("sqlite", func(b *testing.B) { benchSubscriptionBatches(b, storetest.OpenSQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchSubscriptionBatches(b, storetest.OpenPostgres(b)) })
+}
+
+func benchSubscriptionBatches(b *testing.B, s *store.Store) {
+	const readers = 100_000
+	seedReaders(b, s, readers)
+	for b.Loop() {
+		batches, err := s.SubscriptionBatches(context.Background(), subscribers.Email, 1000)
+		check(b, err)
+		if len(batches) != readers/1000 {
+			b.Fatalf("%d batches", len(batches))
+		}
 	}
+}
+
+// seedReaders adds n active email subscriptions and returns the first's
+// id (the others follow it, one by one).
+func seedReaders(b *testing.B, s *store.Store, n int) int64 {
+	ctx := context.Background()
+	subs := make([]subscribers.Subscription, n)
+	for i := range subs {
+		subs[i] = subscribers.Subscription{Channel: subscribers.Email, Address: fmt.Sprintf("reader%d@example.com", i),
+			Status: subscribers.Active, Source: subscribers.SourceImport}
+	}
+	_, err := s.CreateSubscriptions(ctx, subs)
+	check(b, err)
+	batches, err := s.SubscriptionBatches(ctx, subscribers.Email, n)
+	check(b, err)
+	if len(batches) != 1 || batches[0][1]-batches[0][0] != int64(n-1) {
+		b.Fatalf("seeded readers: ranges %v, want one of %d consecutive ids", batches, n)
+	}
+	return batches[0][0]
 }

@@ -293,7 +293,7 @@ func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel,
 	if s.d.name != SQLite {
 		return s.batchesByScan(ctx, ch, size)
 	}
-	const active = `FROM subscriptions WHERE channel = $1 AND status = 'active'`
+	const active = activeOfChannel
 	query, arg := `WITH RECURSIVE b(first, last) AS (
 			SELECT f, COALESCE((SELECT id `+active+` AND id >= f ORDER BY id LIMIT 1 OFFSET $2),
 					(SELECT MAX(id) `+active+`))
@@ -323,11 +323,14 @@ func (s *Store) SubscriptionBatches(ctx context.Context, ch subscribers.Channel,
 	return out, nil
 }
 
+// activeOfChannel is the active subscriptions of channel $1, as a FROM.
+const activeOfChannel = `FROM subscriptions WHERE channel = $1 AND status = 'active'`
+
 // batchesByScan cuts the ranges from the active ids as they stream, in id
 // order, from an index-only scan: nothing is numbered or kept but the
 // ranges.
 func (s *Store) batchesByScan(ctx context.Context, ch subscribers.Channel, size int) ([][2]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM subscriptions WHERE channel = $1 AND status = 'active' ORDER BY id`, string(ch))
+	rows, err := s.db.QueryContext(ctx, `SELECT id `+activeOfChannel+` ORDER BY id`, string(ch))
 	if err != nil {
 		return nil, fmt.Errorf("store: subscription batches: %w", err)
 	}
