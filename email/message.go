@@ -345,14 +345,14 @@ type msgParams struct {
 	to    string // checked addr-spec
 	date  string // RFC 5322 date-time
 	subID int64
-	unsub string // token
-	prefs string // token
 }
 
-// appendMessage appends the complete message of t for p to dst: headers,
-// blank line, body, with CRLF line ends and no line starting with ".",
-// so it can go to SMTP DATA as is.
-func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
+// appendHead appends the reader's header fields of t for p to dst (From to
+// List-Unsubscribe, with CRLF line ends; t.rest follows them), then the
+// reader's unsubscribe and preferences tokens, and returns dst and where
+// the headers end: dst[headLen:] is the two tokens, TokenLen bytes each
+// (headLen -1: the signer made a token of another length).
+func (b *Builder) appendHead(dst []byte, t *template, p *msgParams) ([]byte, int) {
 	dst = append(dst, t.fromHdr...)
 	dst = append(dst, "To: "...)
 	dst = append(dst, p.to...)
@@ -367,7 +367,9 @@ func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
 	dst = append(dst, b.domain...)
 	dst = append(dst, ">\r\nList-Unsubscribe: <"...)
 	dst = append(dst, t.unsubURL...)
-	dst = append(dst, p.unsub...)
+	at := len(dst)
+	dst = b.tokens.AppendMake(dst, subscribers.PurposeUnsubscribe, p.subID)
+	unsub := dst[at:]
 	dst = append(dst, t.unsubTail...)
 	dst = append(dst, '>')
 	if b.mailto != "" {
@@ -376,16 +378,49 @@ func (b *Builder) appendMessage(dst []byte, t *template, p *msgParams) []byte {
 		dst = append(dst, "?subject=unsubscribe>"...)
 	}
 	dst = append(dst, "\r\n"...)
-	restAt := len(dst)
-	dst = append(dst, t.rest...)
-	for _, h := range t.holes {
-		tok := p.unsub
-		if h.ph == 1 {
-			tok = p.prefs
-		}
-		copy(dst[restAt+h.off:], tok)
+	headLen := len(dst)
+	dst = append(dst, unsub...)
+	dst = b.tokens.AppendMake(dst, subscribers.PurposePreferences, p.subID)
+	if len(unsub) != subscribers.TokenLen || len(dst)-headLen != 2*subscribers.TokenLen {
+		return dst, -1
+	}
+	return dst, headLen
+}
+
+// body is the reader's part of a message after its head: t.rest with the
+// reader's tokens (unsubscribe, then preferences; TokenLen bytes each) in
+// its holes.
+type body struct {
+	t    *template
+	toks []byte
+}
+
+// appendTo appends the body to dst.
+func (bd body) appendTo(dst []byte) []byte {
+	at := len(dst)
+	dst = append(dst, bd.t.rest...)
+	for _, h := range bd.t.holes {
+		copy(dst[at+h.off:], bd.token(h))
 	}
 	return dst
+}
+
+// appendSegments appends the body to iov as slices of t.rest and of the
+// tokens, in order, copying none of it: what a writev sends.
+func (bd body) appendSegments(iov [][]byte) [][]byte {
+	prev := 0
+	for _, h := range bd.t.holes {
+		iov = append(iov, bd.t.rest[prev:h.off], bd.token(h))
+		prev = h.off + subscribers.TokenLen
+	}
+	return append(iov, bd.t.rest[prev:])
+}
+
+func (bd body) token(h qpHole) []byte {
+	if h.ph == 1 {
+		return bd.toks[subscribers.TokenLen : 2*subscribers.TokenLen]
+	}
+	return bd.toks[:subscribers.TokenLen]
 }
 
 // rfc5322Date is the date-time format of RFC 5322 §3.3.
@@ -415,35 +450,48 @@ func (b *Builder) AppendMessage(dst []byte, ed digest.Edition, sub subscribers.S
 }
 
 func (b *Builder) appendFor(dst []byte, t *template, sub subscribers.Subscription, now time.Time) (Message, error) {
-	to, err := addrSpec(sub.Address)
-	if err != nil {
-		return Message{}, err
+	m, head, bd, err := b.appendParts(dst, t, sub, now)
+	if err != nil || m.Skip {
+		return m, err
 	}
-	if t.empty {
-		return Message{To: to, Skip: true}, nil
-	}
-	p := msgParams{
-		to:    to,
-		date:  b.dateOf(now),
-		subID: sub.ID,
-		unsub: b.tokens.Make(subscribers.PurposeUnsubscribe, sub.ID),
-		prefs: b.tokens.Make(subscribers.PurposePreferences, sub.ID),
-	}
-	if len(p.unsub) != subscribers.TokenLen || len(p.prefs) != subscribers.TokenLen {
-		return Message{}, errTokenLen
-	}
-	data := b.appendMessage(dst[:0], t, &p)
+	// The tokens move after the body's copy: they are read from a copy,
+	// as the body may be appended over them.
+	var toks [2 * subscribers.TokenLen]byte
+	bd.toks = toks[:copy(toks[:], bd.toks)]
+	data := bd.appendTo(head)
 	if b.dkim != nil {
 		data, err = b.dkim.Sign(data)
 		if err != nil {
 			return Message{}, err
 		}
 	}
+	m.Data = data
+	return m, nil
+}
+
+// appendParts builds sub's message of t as its head (header fields, in
+// dst's storage) and its body, not yet put together: the SMTP sender
+// writes both with one writev, the body's bytes from the shared template.
+// m has To and From, or Skip; its Data is empty. head's storage holds
+// the tokens too, after len(head).
+func (b *Builder) appendParts(dst []byte, t *template, sub subscribers.Subscription, now time.Time) (m Message, head []byte, bd body, err error) {
+	to, err := addrSpec(sub.Address)
+	if err != nil {
+		return Message{}, nil, body{}, err
+	}
+	if t.empty {
+		return Message{To: to, Skip: true}, nil, body{}, nil
+	}
+	p := msgParams{to: to, date: b.dateOf(now), subID: sub.ID}
+	buf, headLen := b.appendHead(dst[:0], t, &p)
+	if headLen < 0 {
+		return Message{}, nil, body{}, errTokenLen
+	}
 	from := t.from
 	if b.retPath != nil {
 		from = b.retPath(t.editionID, sub.ID)
 	}
-	return Message{To: to, From: from, Data: data}, nil
+	return Message{To: to, From: from}, buf[:headLen], body{t: t, toks: buf[headLen:]}, nil
 }
 
 // dateOf is the Date header's value for now. The header counts whole

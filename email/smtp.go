@@ -311,7 +311,9 @@ type smtpConn struct {
 	downUntil  time.Time
 	downErr    error
 	bufs       [2][]byte
-	tail       []byte    // end of data and the next envelope, written with a message
+	tail       []byte   // end of data and the next envelope, written with a message
+	iov        [][]byte // writeContent's pieces of a message, reused
+	wire       net.Buffers
 	raw        net.Conn  // the plain TCP connection (tls = "none"), else nil
 	hard       time.Time // of the transaction under way: no wait on the server past it
 }
@@ -319,7 +321,8 @@ type smtpConn struct {
 // stage is a message on its way: built, and maybe its envelope written.
 type stage struct {
 	it      *smtpItem
-	msg     []byte
+	msg     []byte // the message, or its head when body is set
+	body    body   // the body after msg, not copied into it (no DKIM)
 	rcpt    string
 	from    string // envelope sender: the return path
 	buf     int    // which of bufs holds msg
@@ -366,7 +369,17 @@ func (w *smtpConn) prepare(st *stage) bool {
 		st.msg, st.rcpt, st.from = it.raw, it.rcpt, w.s.from
 		return true
 	}
-	m, err := w.s.b.appendFor(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
+	var (
+		m   Message
+		bd  body
+		err error
+	)
+	if w.s.b.dkim == nil {
+		// The head only: the body goes on the wire from the template.
+		m, m.Data, bd, err = w.s.b.appendParts(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
+	} else {
+		m, err = w.s.b.appendFor(w.bufs[st.buf], it.tmpl, it.sub, w.s.b.now())
+	}
 	switch {
 	case err != nil && errors.Is(err, ErrBadAddress):
 		it.reply(delivery.Failed, err)
@@ -381,7 +394,7 @@ func (w *smtpConn) prepare(st *stage) bool {
 	if cap(m.Data) > cap(w.bufs[st.buf]) && w.s.b.dkim == nil {
 		w.bufs[st.buf] = m.Data[:0]
 	}
-	st.msg, st.rcpt, st.from = m.Data, m.To, m.From
+	st.msg, st.body, st.rcpt, st.from = m.Data, bd, m.To, m.From
 	return true
 }
 
@@ -461,7 +474,7 @@ func (w *smtpConn) transact(st stage) stage {
 		}
 	}
 	w.tail = tail
-	if err := w.writeContent(st.msg, tail); err != nil {
+	if err := w.writeContent(&st, tail); err != nil {
 		w.drop()
 		it.reply(delivery.Retry, connError{err})
 		next.written = false
@@ -535,24 +548,35 @@ func (w *smtpConn) appendEnvelope(b []byte, from, rcpt string) []byte {
 	return b
 }
 
-// writeContent sends a message's content (already CRLF and dot-safe) and
-// tail (the end of data, maybe the next envelope) in one write: on a plain
-// connection one writev of both, with no copy; else through the write
-// buffer, which holds a whole digest (sendBufSize). Writing the content
-// and then the short tail cost a second system call and TCP segment per
-// message, on both sides.
-func (w *smtpConn) writeContent(msg, tail []byte) error {
+// writeContent sends a message's content (already CRLF and dot-safe: its
+// head or whole, and its body) and tail (the end of data, maybe the next
+// envelope) in one write: on a plain connection one writev of them all,
+// the body's bytes straight from the shared template with the reader's
+// tokens between, no copy made; else through the write buffer, which holds
+// a whole digest (sendBufSize). Writing the content and then the short tail
+// cost a second system call and TCP segment per message, on both sides;
+// copying the body into each reader's message a twentieth of the CPU.
+func (w *smtpConn) writeContent(st *stage, tail []byte) error {
+	iov := append(w.iov[:0], st.msg)
+	if st.body.t != nil {
+		iov = st.body.appendSegments(iov)
+	}
+	iov = append(iov, tail)
+	w.iov = iov
 	tw := w.c.Text.W
 	if w.raw == nil || tw.Buffered() > 0 {
-		_, _ = tw.Write(msg)
-		_, _ = tw.Write(tail)
+		for _, b := range iov {
+			_, _ = tw.Write(b)
+		}
 		return w.flush()
 	}
 	if err := w.c.UpdateDeadline(w.timeout()); err != nil {
 		return err
 	}
-	bufs := net.Buffers{msg, tail}
-	_, err := bufs.WriteTo(w.raw)
+	// WriteTo consumes w.wire (slices it, and the first slice of a
+	// partial write); iov keeps the array for the next message.
+	w.wire = iov
+	_, err := w.wire.WriteTo(w.raw)
 	return err
 }
 

@@ -276,11 +276,12 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 	t.Run("starttls", func(t *testing.T) {
 		srv := emailtest.Start(t, 0, emailtest.WithTLS(serverTLS))
 		srv.User, srv.Pass = "digest", "s3cret"
-		b, _ := emailtest.NewBuilder(t, nil)
+		b, tokens := emailtest.NewBuilder(t, nil)
 		s := emailtest.NewSender(t, b, srv.Host, srv.Port, func(o *email.SMTPOptions) {
 			o.TLS, o.TLSConfig, o.Username, o.Password = "starttls", clientTLS, "digest", "s3cret"
 		})
-		res, err := s.Send(context.Background(), emailtest.Edition(12, "2026-01-10"), emailtest.Subs(1, 5))
+		ed, subs := emailtest.Edition(12, "2026-01-10"), emailtest.Subs(1, 5)
+		res, err := s.Send(context.Background(), ed, subs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,6 +292,23 @@ func TestSMTPTLSAndAuth(t *testing.T) {
 		}
 		if len(srv.Messages()) != 5 || len(srv.Authed()) == 0 {
 			t.Errorf("%d messages, auth %v", len(srv.Messages()), srv.Authed())
+		}
+		// Over TLS the head and the body's pieces go through the write
+		// buffer: the same bytes as the built message.
+		got := srv.ByRecipient()
+		for _, sub := range subs {
+			if len(got[sub.Address]) != 1 {
+				t.Fatalf("%s got %d messages", sub.Address, len(got[sub.Address]))
+			}
+			data := got[sub.Address][0].Data
+			emailtest.CheckDigest(t, tokens, data, sub)
+			want, err := b.AppendMessage(nil, ed, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := withoutDate(data), withoutDate(want.Data); !bytes.Equal(g, w) {
+				t.Errorf("%s: message over TLS differs from the built one (%d bytes, want %d)", sub.Address, len(g), len(w))
+			}
 		}
 	})
 	t.Run("starttls required but not offered", func(t *testing.T) {
