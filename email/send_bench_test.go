@@ -2,7 +2,6 @@ package email_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,8 +68,14 @@ func (s *discardServer) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
-		cmd := string(bytes.ToUpper(line[:min(len(line), 4)]))
-		switch cmd {
+		var cmd [4]byte
+		for i, c := range line[:min(len(line), 4)] {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			cmd[i] = c
+		}
+		switch string(cmd[:]) {
 		case "EHLO":
 			_, _ = w.WriteString("250-discard\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
 		case "DATA":
