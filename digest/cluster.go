@@ -84,10 +84,7 @@ import (
 // (tune-*) and the older sets (testdata/feeds, cluster_set2.json,
 // cluster_set3.json) only; the held-out days (heldout-*) were written by
 // other authors and measured, never read, when choosing them. TestEval
-// prints both. The thresholds are the cautious ones leave-one-day-out
-// selection gives when a near miss merged or a story lost costs ten
-// "Also in"s found (README, Story clustering): a hand pick on the tuning
-// days merged about one near miss a day on days it had not seen.
+// prints both.
 //
 // Cost. Only pairs that share a name or a word that is rare in the window
 // (document frequency ≤ blockMaxDF) are scored, through an inverted index,
@@ -107,13 +104,13 @@ type clusterParams struct {
 
 var defaultClusterParams = clusterParams{
 	titleWeight: 3,
-	nameMin:     0.03,
+	nameMin:     0.05,
 	wordAlone:   0.4,
-	linkMin:     0.3,
-	mergeMin:    0.25,
+	linkMin:     0.2,
+	mergeMin:    0.2,
 	halfLife:    450 * time.Minute,
 	maxApart:    48 * time.Hour,
-	wordExp:     0.15,
+	wordExp:     0.25,
 	sameFeed:    0.5,
 }
 
