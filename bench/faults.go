@@ -78,7 +78,8 @@ type faultResult struct {
 	repeated, bound, runs int
 	took                  time.Duration
 	note                  string
-	hung                  bool // a run did not end on its own: a failure whatever the counts
+	detail                string // printed under the table when the fault failed: what it takes to see why
+	hung                  bool   // a run did not end on its own: a failure whatever the counts
 }
 
 func (r faultResult) ok() bool { return !r.hung && r.lost == 0 && r.repeated <= r.bound }
@@ -157,6 +158,11 @@ func (b *bench) faults(ctx context.Context, o faultOptions, out io.Writer) (ok b
 		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %d | %d | %v | %s |\n",
 			r.name, r.readers, r.sent, r.lost, r.repeated, r.bound, r.runs, r.took.Round(time.Second), verdict)
 	}
+	for _, r := range results {
+		if !r.ok() && r.detail != "" {
+			fmt.Fprintf(out, "\n%s:\n%s\n", r.name, r.detail)
+		}
+	}
 	return ok, nil
 }
 
@@ -219,6 +225,7 @@ func (b *bench) faultSetupDB(name string, n int, srv *faultSMTP, extra, driver, 
 // killed.
 func (b *bench) sendNow(ctx context.Context, cfg string, kill func() bool) (code int, out string, err error) {
 	cmd := exec.CommandContext(ctx, b.bin, "send-now", "--config", cfg)
+	cmd.Env = append(os.Environ(), "DIGESTBOT_LOG_LEVEL=info") // logDigest reads it when a fault fails
 	var buf strings.Builder
 	var bmu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) {
@@ -303,6 +310,79 @@ func tally(r *faultResult, counts map[string]int, readers []string, parts int) {
 			}
 		}
 	}
+}
+
+// partPatterns tells how the readers who got more or fewer than parts
+// messages got them: each message by its part number (1 2 3 1 2 3 is the
+// whole digest twice, 1 1 2 3 the first part retried after a lost answer),
+// the patterns by how many readers got each.
+func partPatterns(got map[string][]telegramtest.Message, parts int) string {
+	part := map[string]int{} // text → part number, from a reader who got exactly parts
+	for _, ms := range got {
+		if len(ms) == parts {
+			for i, m := range ms {
+				part[m.Text] = i + 1
+			}
+			break
+		}
+	}
+	n := map[string]int{}
+	for _, ms := range got {
+		if len(ms) == parts {
+			continue
+		}
+		seq := make([]string, len(ms))
+		for i, m := range ms {
+			seq[i] = strconv.Itoa(part[m.Text]) // 0: a text no full reader got
+		}
+		n[strings.Join(seq, " ")]++
+	}
+	keys := slices.Sorted(maps.Keys(n))
+	var b strings.Builder
+	b.WriteString("parts received, by readers who got other than " + strconv.Itoa(parts) + ":\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-20s × %d\n", k, n[k])
+	}
+	return b.String()
+}
+
+// logDigest is the log of the send-now runs in dir (info and above: the
+// suite runs them with DIGESTBOT_LOG_LEVEL=info), lines that repeat
+// counted once with their number.
+func logDigest(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "send-now-*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		seen := map[string]int{}
+		var order []string
+		for line := range strings.Lines(string(data)) {
+			if !strings.Contains(line, "level=") || strings.Contains(line, "level=DEBUG") {
+				continue
+			}
+			msg := line
+			if i := strings.Index(line, " level="); i >= 0 {
+				msg = line[i+1:] // without the time, so that repeats meet
+			}
+			msg = strings.TrimSpace(msg)
+			if seen[msg] == 0 {
+				order = append(order, msg)
+			}
+			seen[msg]++
+		}
+		fmt.Fprintf(&b, "%s: %d distinct log lines\n", filepath.Base(f), len(order))
+		for i, m := range order {
+			if i == 60 {
+				fmt.Fprintf(&b, "  … %d more\n", len(order)-i)
+				break
+			}
+			fmt.Fprintf(&b, "  %s (×%d)\n", m, seen[m])
+		}
+	}
+	return b.String()
 }
 
 func emailReaders(n int) []string {
@@ -461,9 +541,11 @@ func (b *bench) faultTelegram(ctx context.Context, n int) (faultResult, error) {
 	}
 	counts := make(map[string]int, n)
 	freq := map[int]int{}
+	got := make(map[string][]telegramtest.Message, n)
 	for _, c := range chats {
 		id, _ := strconv.ParseInt(c, 10, 64)
-		counts[c] = len(tg.Messages(id))
+		got[c] = tg.Messages(id)
+		counts[c] = len(got[c])
 		freq[counts[c]]++
 	}
 	// The digest's parts: what most readers got (a lost answer adds one
@@ -478,6 +560,9 @@ func (b *bench) faultTelegram(ctx context.Context, n int) (faultResult, error) {
 	stats := tg.Stats()
 	r.bound = int(stats.LostReplies)
 	r.note = fmt.Sprintf("%d-part digest; 20 × 429 injected, %d × 500, %d answers lost", parts, stats.Injected, stats.LostReplies)
+	if !r.ok() {
+		r.detail = partPatterns(got, parts) + "\n" + logDigest(filepath.Dir(cfg))
+	}
 	return r, nil
 }
 

@@ -352,14 +352,15 @@ func (b *batch) worker(ctx context.Context) {
 		}
 		j := heap.Pop(&b.queue).(*sendJob)
 		// A reader who has part of the digest already gets the rest,
-		// even when the batch's time slice ends or the job is stopped:
-		// a retry would send the first part again.
-		sendCtx := ctx
+		// even when the batch's time slice ends, the job is stopped or
+		// the batch gave up on the Bot API: a retry would send the first
+		// part again. (Their own tries still end: startedRetries.)
+		sendCtx, abortErr := ctx, b.abortErr
 		if j.next > 0 {
-			sendCtx = context.WithoutCancel(ctx)
+			sendCtx, abortErr = context.WithoutCancel(ctx), nil
 		}
-		if b.abortErr != nil || sendCtx.Err() != nil {
-			err := b.abortErr
+		if abortErr != nil || sendCtx.Err() != nil {
+			err := abortErr
 			if err == nil {
 				err = sendCtx.Err()
 			}
@@ -526,7 +527,11 @@ func (b *batch) sendMessage(ctx context.Context, j *sendJob) (delivery.Outcome, 
 				return delivery.Retry, err
 			}
 			if s.c.sleep(ctx, min(s.opts.RetryBackoff<<(temp-1), 5*time.Second)) != nil {
-				return delivery.Retry, err
+				// The slice ended (or the job stopped) during the backoff:
+				// an interruption like a message not tried, not a reader
+				// lost to the Bot API, which would count towards
+				// "unreachable" and fail the batch instead of yielding.
+				return delivery.Retry, fmt.Errorf("%w (waiting to retry after: %v)", ctx.Err(), err)
 			}
 		}
 	}

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -665,5 +668,98 @@ func TestRenderLetters(t *testing.T) {
 		if !strings.Contains(all, tc.title) || !strings.Contains(all, tc.archive+`"`) {
 			t.Errorf("%s: %s", tc.letter, all)
 		}
+	}
+}
+
+// failingChats is a proxy in front of srv that answers sendMessage to the
+// chats in bad with 500 (the Bot API failing for some requests while others
+// go through), and forwards everything else.
+func failingChats(t *testing.T, srv *telegramtest.Server, bad map[string]bool) (endpoint string) {
+	t.Helper()
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/sendMessage") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if form, _ := url.ParseQuery(string(body)); bad[form.Get("chat_id")] {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprint(w, `{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p.URL + "/bot%s/%s"
+}
+
+// TestSendFailuresKeepStartedReaders: readers whose first part went get
+// the rest, whatever happens to readers not started yet at the same time —
+// three of them failing at once must not turn a started reader into a
+// Retry, which would send it the first part again. Two ways they fail
+// together: the slice ends while they wait out a 5xx backoff, and they run
+// out of tries (the batch gives up on the Bot API).
+func TestSendFailuresKeepStartedReaders(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backoff time.Duration
+		slice   time.Duration // 0: none
+	}{
+		{"slice ends during backoff", 2 * time.Second, 200 * time.Millisecond},
+		{"unstarted readers give up", 10 * time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const interval = 400 * time.Millisecond
+			srv := telegramtest.NewServer(telegramtest.Options{ChatInterval: interval, ChatTolerance: 20 * time.Millisecond, AllChatsKnown: true})
+			t.Cleanup(srv.Close)
+			chats := []int64{1, 2, 101, 102, 103, 104, 105, 106, 107, 108}
+			bad := map[string]bool{}
+			for _, c := range chats[2:] {
+				bad[strconv.FormatInt(c, 10)] = true
+			}
+			c, err := telegram.New(context.Background(), telegram.Config{Token: srv.Token(), APIEndpoint: failingChats(t, srv, bad), RatePerSecond: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Limiter().SetChatIntervals(interval, 3*interval)
+			// Four workers: readers 1 and 2 send their first parts, then the
+			// failing readers hold all four workers; the second parts wait
+			// in the queue until the failing readers are done.
+			s := telegram.NewSender(c, telegram.SenderOptions{RenderFunc: fixedRender(2), Workers: 4, RetryBackoff: tc.backoff})
+			ctx := context.Background()
+			if tc.slice > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.slice)
+				defer cancel()
+			}
+			res, err := s.Send(ctx, digest.Edition{ID: 9}, subs(chats...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				chat := chats[i]
+				got := len(srv.Messages(chat))
+				switch {
+				case bad[strconv.FormatInt(chat, 10)]:
+					if r.Outcome != delivery.Retry || got != 0 {
+						t.Errorf("failing chat %d: %s with %d messages, want Retry with none", chat, r.Outcome, got)
+					}
+					if tc.slice > 0 && !errors.Is(r.Err, context.DeadlineExceeded) {
+						t.Errorf("failing chat %d cut short by the slice: error %v, want the slice's deadline (the batch yields rather than fails)", chat, r.Err)
+					}
+				case r.Outcome != delivery.Sent || got != 2:
+					t.Errorf("started chat %d: %s (%v) with %d of 2 messages; a Retry would send its first part again", chat, r.Outcome, r.Err, got)
+				}
+			}
+		})
 	}
 }
