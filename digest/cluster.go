@@ -74,17 +74,27 @@ import (
 //     similar down, and two groups merge only when the mean score over all
 //     their cross pairs (a pair that fails the floors scores 0) reaches
 //     mergeMin. A newcomer must resemble the whole story, not one member,
-//     which stops a chain of near misses from joining two stories.
+//     which stops a chain of near misses from joining two stories. Two
+//     groups of two reports or more merge at the lower groupLink and
+//     groupMerge: each is already a story several reports agree on, and a
+//     story most outlets carry is told in the most different words, so
+//     its halves average lower than a single report that belongs; a single
+//     report still has to clear the cautious thresholds, and a story told
+//     once is what a near miss costs.
 //
 // When unsure it keeps stories apart: an "Also in" missed costs the reader
 // less than a story lost inside another one.
 //
-// The parameters and the three rules above (context clause, headline
-// figures, one feed) were chosen on the tuning days of testdata/eval
-// (tune-*) and the older sets (testdata/feeds, cluster_set2.json,
-// cluster_set3.json) only; the held-out days (heldout-*) were written by
-// other authors and measured, never read, when choosing them. TestEval
-// prints both.
+// The three rules above (context clause, headline figures, one feed) were
+// chosen on the tuning days of testdata/eval (tune-*) and the older sets
+// (testdata/feeds, cluster_set2.json, cluster_set3.json) only; the
+// held-out days (heldout-*) were written by other authors and measured,
+// never read, when choosing them. TestEval prints both. The thresholds are
+// not hand-picked: TestEvalLeaveOneDayOut scores a grid of them on that
+// tuning pool, where a near-miss merge, a lost story or a wrong pair costs
+// ten "Also in"s found, and the defaults must be its choice (it also keeps
+// the fixture day's top story first, and measures the procedure on each
+// tuning day left out).
 //
 // Cost. Only pairs that share a name or a word that is rare in the window
 // (document frequency ≤ blockMaxDF) are scored, through an inverted index,
@@ -100,18 +110,23 @@ type clusterParams struct {
 	maxApart    time.Duration // pairs further apart than this never join
 	wordExp     float64       // the words' exponent in a pair's score
 	sameFeed    float64       // a pair from one feed scores 0 below this
+	// groupLink and groupMerge replace linkMin and mergeMin when both
+	// groups already hold two reports or more (0: the same).
+	groupLink, groupMerge float64
 }
 
 var defaultClusterParams = clusterParams{
 	titleWeight: 3,
-	nameMin:     0.05,
+	nameMin:     0.03,
 	wordAlone:   0.4,
-	linkMin:     0.2,
-	mergeMin:    0.2,
+	linkMin:     0.3,
+	mergeMin:    0.25,
 	halfLife:    450 * time.Minute,
 	maxApart:    48 * time.Hour,
-	wordExp:     0.25,
+	wordExp:     0.15,
 	sameFeed:    0.5,
+	groupLink:   0.1,
+	groupMerge:  0.15,
 }
 
 // Cluster groups articles that report the same story, from their titles and
@@ -126,11 +141,14 @@ func clusterWith(as []articles.Article, p clusterParams, stems *Stems) [][]int {
 		return nil
 	}
 	ds := analyze(as, p, stems)
-	edges := scorePairsOf(ds, p)
+	return linkGroups(ds, scorePairsOf(ds, p), p)
+}
 
-	// Average linkage over the scored pairs.
-	parent := make([]int, len(as))
-	members := make([][]int, len(as))
+// linkGroups is average linkage over the scored pairs (edges, most similar
+// first) of ds.
+func linkGroups(ds []doc, edges []edge, p clusterParams) [][]int {
+	parent := make([]int, len(ds))
+	members := make([][]int, len(ds))
 	for i := range parent {
 		parent[i] = i
 		members[i] = []int{i}
@@ -152,12 +170,20 @@ func clusterWith(as []articles.Article, p clusterParams, stems *Stems) [][]int {
 		}
 		return score[[2]int32{int32(i), int32(j)}]
 	}
+	groupLink, groupMerge := cmp.Or(p.groupLink, p.linkMin), cmp.Or(p.groupMerge, p.mergeMin)
 	for _, e := range edges {
-		if e.s < p.linkMin {
+		if e.s < min(p.linkMin, groupLink) {
 			break
 		}
 		ra, rb := find(int(e.a)), find(int(e.b))
 		if ra == rb {
+			continue
+		}
+		linkMin, mergeMin := p.linkMin, p.mergeMin
+		if len(members[ra]) > 1 && len(members[rb]) > 1 {
+			linkMin, mergeMin = groupLink, groupMerge
+		}
+		if e.s < linkMin {
 			continue
 		}
 		var sum float64
@@ -173,7 +199,7 @@ func clusterWith(as []articles.Article, p clusterParams, stems *Stems) [][]int {
 				}
 			}
 		}
-		if clash || sum/float64(len(members[ra])*len(members[rb])) < p.mergeMin {
+		if clash || sum/float64(len(members[ra])*len(members[rb])) < mergeMin {
 			continue
 		}
 		if len(members[ra]) < len(members[rb]) {
@@ -184,7 +210,7 @@ func clusterWith(as []articles.Article, p clusterParams, stems *Stems) [][]int {
 		members[rb] = nil
 	}
 	var groups [][]int
-	for i := range as {
+	for i := range ds {
 		if find(i) == i {
 			g := members[i]
 			slices.Sort(g)

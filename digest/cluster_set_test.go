@@ -174,17 +174,20 @@ func scorePairs(as []articles.Article, key, nearMiss map[string]string, groups [
 // keeps key interest rate unchanged" share one word), so they are held to
 // what the clusterer must never do — merge a near miss, or fall below pair
 // precision 0.98 — and to the F1 it reaches now, as a floor against
-// regressions (set 2: 0.341, set 3: 0.143). The floors were 0.37 before
+// regressions (set 2: 0.111, set 3: 0.143). The floors were 0.37 before
 // the headline-figure rule (cluster.go): it keeps "Hackers stole data on 40
 // million Marlowe shoppers" and "Marlowe stock drops 7%" apart, one
 // reaction story fewer found in each set, for five near-miss merges and
-// two lost stories fewer on the tuning days.
+// two lost stories fewer on the tuning days. Set 2 fell from 0.341 to
+// 0.111 with the cautious thresholds (TestEvalLeaveOneDayOut): its
+// paraphrased pairs score just under them, the price of five near-miss
+// merges and two lost stories fewer on the tuning days.
 func TestClusterSets(t *testing.T) {
 	for _, c := range []struct {
 		file  string
 		minF1 float64
 	}{
-		{"cluster_set2.json", 0.34},
+		{"cluster_set2.json", 0.11},
 		{"cluster_set3.json", 0.14},
 	} {
 		t.Run(c.file, func(t *testing.T) {

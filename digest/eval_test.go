@@ -80,10 +80,12 @@ func (s evalScore) misses() string {
 func knownTuningMisses(day string) (evalScore, bool) {
 	switch day {
 	case "2026-11-19":
-		// Cleveland: an arrest and the next day's charges in one hit-skip,
-		// a rail-car delay put with its agency's fare rise, a jail
-		// contract with the budget that pays for the jail.
-		return evalScore{pairs: pairScore{truePairs: 55, foundPairs: 38, correct: 32, nearMissMerges: 6}, singlesLost: 3}, true
+		// Cleveland: one near miss still merged and one single story
+		// lost (6 and 3 before the cautious thresholds of 2026-12-08:
+		// an arrest and the next day's charges in one hit-skip, a
+		// rail-car delay put with its agency's fare rise, a jail contract
+		// with the budget that pays for the jail).
+		return evalScore{pairs: pairScore{truePairs: 55, foundPairs: 24, correct: 23, nearMissMerges: 1}, singlesLost: 1}, true
 	}
 	return evalScore{}, false
 }
