@@ -381,6 +381,7 @@ func (f *Fanout) runRiver(ctx context.Context) (reply chan error, err error) {
 	if err := f.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("delivery: start river: %w", err)
 	}
+	f.log.Debug("river started")
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	watched := make(chan struct{})
 	go func() {

@@ -182,6 +182,7 @@ func (f *Fanout) workBatch(ctx context.Context, job *river.Job[batchArgs]) error
 	if len(todo) == 0 {
 		return nil
 	}
+	log.Debug("batch started", slog.Int("to_send", len(todo)))
 	rec := newRecorder(f, ed.ID, a.Channel, job.Attempt, job.Attempt >= job.MaxAttempts, f.slots[a.Channel], todo, log)
 	sctx, endSlice := context.WithTimeout(ctx, f.cfg.SliceTime)
 	if d, ok := ctx.Deadline(); ok {
