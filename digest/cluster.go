@@ -98,12 +98,11 @@ import (
 // (it also keeps the fixture day's top story first, and measures the
 // procedure on each tuning day left out).
 //
-// Cost. Only pairs that share a name or a word that is rare in the window
-// (document frequency ≤ blockMaxDF) are scored, through an inverted index,
-// so a window costs about Σ df² over its rare terms instead of n².
+// Cost. Only pairs that share a name at most √n articles carry, or a word
+// at most rareWordDF carry, are scored, through an inverted index, so a
+// window costs about Σ df² over its rare terms instead of n².
 // BenchmarkCluster: 3,000 articles in 39–58 ms on 2 cores as the machine's
-// load varies, 15–25 % under the code before its ASCII fast paths, flat
-// inverted index and per-term idf (alternating runs, 2026-12-08).
+// load varies (README, Components).
 type clusterParams struct {
 	titleWeight float64       // a headline word relative to a lead word
 	nameMin     float64       // name cosine two reports of one story reach
