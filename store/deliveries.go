@@ -22,7 +22,8 @@ const deliveryInsertChunk = 1000
 // sent time are replaced, except that a row recorded as sent stays sent (a
 // repeated send that failed must not make the message look undelivered).
 // One multi-row upsert per 1000 records, in one transaction; when ds holds
-// the same pair twice, the last one wins.
+// the same pair twice, the last one wins. A record of a subscription that
+// no longer exists (erased during the send) is left out.
 func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -78,7 +79,13 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		for at := 0; at < len(uniq); at += deliveryInsertChunk {
 			chunk := uniq[at:min(at+deliveryInsertChunk, len(uniq))]
-			if _, err := tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), s.deliveryArgs(chunk)...); err != nil {
+			var err error
+			if s.d.name == SQLite {
+				_, err = tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), s.deliveryArgs(chunk)...)
+			} else {
+				_, err = tx.ExecContext(ctx, pgDeliveryUpsert, pgDeliveryArrays(chunk)...)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -99,9 +106,14 @@ func (s *Store) deliveryArgs(ds []delivery.Delivery) []any {
 	return args
 }
 
-// pgDeliveryUpsert records the rows of six arrays, one a column.
+// pgDeliveryUpsert records the rows of six arrays, one a column, of the
+// subscriptions that exist: a reader erased while their message was on
+// its way leaves no record (the foreign key that refused it is gone,
+// migration 0010; a refused row failed its whole group).
 const pgDeliveryUpsert = `INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at)
-	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
+	SELECT u.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
+		AS u (edition_id, subscription_id, status, attempts, last_error, sent_at)
+	WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = u.subscription_id)
 	ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
 		attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
 		WHERE deliveries.status <> 'sent'`
@@ -127,18 +139,24 @@ func pgDeliveryArrays(ds []delivery.Delivery) []any {
 // anew cost SQLite a tenth of send-now's CPU.
 const maxPreparedDeliveryRows = 64
 
-// deliveryUpsert is the statement that records n deliveries; a record
+// deliveryUpsert is SQLite's statement that records n deliveries of the
+// subscriptions that exist (a reader erased while their message was on its
+// way leaves no record, and the rest of the group is written); a record
 // that says sent is never overwritten.
 func (s *Store) deliveryUpsert(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at) VALUES `)
+	b.WriteString(`INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at)
+	SELECT * FROM (VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("(" + s.d.placeholders(6*i+1, 6) + ")")
 	}
-	b.WriteString(` ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
+	// column2 is the subscription id: SQLite names a VALUES list's columns
+	// column1, column2, …
+	b.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = v.column2)
+	ON CONFLICT (edition_id, subscription_id) DO UPDATE SET status = excluded.status,
 		attempts = excluded.attempts, last_error = excluded.last_error, sent_at = excluded.sent_at
 		WHERE deliveries.status <> 'sent'`)
 	return b.String()

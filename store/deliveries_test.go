@@ -97,10 +97,23 @@ func TestRecordDeliveriesLargeBatch(t *testing.T) {
 		if len(stats) != 1 || stats[0].N != 2500 {
 			t.Fatalf("stats %+v", stats)
 		}
-		// A delivery of an unknown subscription fails the whole batch.
-		bad := append(ds[:10:10], delivery.Delivery{EditionID: e.ID, SubscriptionID: 1 << 40, Status: digest.DeliverySent})
-		if err := s.RecordDeliveries(ctx, bad); err == nil {
-			t.Fatal("unknown subscription accepted")
+		// A delivery of a subscription that is gone (erased during the
+		// send) is left out; the rest of its group is written, in the small
+		// groups the fan-out writes and in a large set alike.
+		for _, n := range []int{10, 1500} {
+			e2, _, err := s.CreateEdition(ctx, digest.Edition{Date: fmt.Sprintf("2026-03-%02d", 1+n%28)})
+			check(t, err)
+			var group []delivery.Delivery
+			for _, d := range ds[:n] {
+				d.EditionID = e2.ID
+				group = append(group, d)
+			}
+			group = append(group, delivery.Delivery{EditionID: e2.ID, SubscriptionID: 1 << 40, Status: digest.DeliverySent, SentAt: t0})
+			check(t, s.RecordDeliveries(ctx, group))
+			rec := must[map[int64]string](t)(s.RecordedDeliveries(ctx, e2.ID, 0, 1<<41))
+			if _, ok := rec[1<<40]; ok || len(rec) != n {
+				t.Fatalf("%d records and one of a subscription that does not exist: %d recorded (unknown one recorded: %v)", n, len(rec), ok)
+			}
 		}
 	})
 }

@@ -77,6 +77,12 @@ func (s *Store) ForgetSubscriber(ctx context.Context, address string) (int, erro
 			ON CONFLICT (edition_id, channel, status) DO UPDATE SET n = delivery_tallies.n + excluded.n`, address); err != nil {
 			return err
 		}
+		// The deliveries by hand: PostgreSQL's have no foreign key to
+		// cascade (migration 0010).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE subscription_id IN
+			(SELECT id FROM subscriptions WHERE lower(address) = lower($1))`, address); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE lower(address) = lower($1)`, address)
 		if err != nil {
 			return err
@@ -95,11 +101,21 @@ func (s *Store) ForgetSubscriber(ctx context.Context, address string) (int, erro
 // addresses that never confirmed (double opt-in) are not kept. It returns
 // how many went.
 func (s *Store) PurgePending(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM subscriptions WHERE status = 'pending' AND created_at < $1`, s.d.bound(before))
-	if err != nil {
-		return 0, fmt.Errorf("store: purge pending subscriptions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		// A subscription pending again may have deliveries from before;
+		// PostgreSQL's have no foreign key to cascade (migration 0010).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE subscription_id IN
+			(SELECT id FROM subscriptions WHERE status = 'pending' AND created_at < $1)`, s.d.bound(before)); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM subscriptions WHERE status = 'pending' AND created_at < $1`, s.d.bound(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: purge pending subscriptions: %w", err)
 	}

@@ -48,6 +48,13 @@ func TestForgetSubscriber(t *testing.T) {
 		if recs := must[[]subscribers.Record](t)(s.SubscriberRecords(ctx, "reader@example.com")); recs == nil || len(recs) != 0 {
 			t.Fatalf("after forget: %#v, want an empty, non-nil slice (it is encoded as [])", recs)
 		}
+		// No delivery record of the reader is left (PostgreSQL's records
+		// have no foreign key to cascade: the erasure deletes them).
+		for _, e := range []digest.Edition{e1, e2} {
+			if rec := must[map[int64]string](t)(s.RecordedDeliveries(ctx, e.ID, reader.ID, reader.ID)); len(rec) != 0 {
+				t.Errorf("edition %d: the erased reader's records are still there: %v", e.ID, rec)
+			}
+		}
 		// The editions' figures are whole: the reader's deliveries are counts now.
 		if after := must[[]digest.DeliveryCount](t)(s.DeliveryStats(ctx, e1.ID)); !reflect.DeepEqual(after, before1) {
 			t.Errorf("edition 1 stats %+v, before %+v", after, before1)
