@@ -109,7 +109,9 @@ func (s *Store) deliveryArgs(ds []delivery.Delivery) []any {
 // pgDeliveryUpsert records the rows of six arrays, one a column, of the
 // subscriptions that exist: a reader erased while their message was on
 // its way leaves no record (the foreign key that refused it is gone,
-// migration 0010; a refused row failed its whole group).
+// migration 0010; a refused row failed its whole group). Only a write that
+// runs while the erasure's own transaction is still open can slip through:
+// it sees the subscription, and its row outlives the erasure.
 const pgDeliveryUpsert = `INSERT INTO deliveries (edition_id, subscription_id, status, attempts, last_error, sent_at)
 	SELECT u.* FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
 		AS u (edition_id, subscription_id, status, attempts, last_error, sent_at)
