@@ -21,9 +21,10 @@ const deliveryInsertChunk = 1000
 // updating each (edition, subscription): status, attempts, last error and
 // sent time are replaced, except that a row recorded as sent stays sent (a
 // repeated send that failed must not make the message look undelivered).
-// One multi-row upsert per 1000 records, in one transaction; when ds holds
-// the same pair twice, the last one wins. A record of a subscription that
-// no longer exists (erased during the send) is left out.
+// One upsert on PostgreSQL; on SQLite one multi-row upsert per 1000
+// records, in one transaction. When ds holds the same pair twice, the last
+// one wins. A record of a subscription that no longer exists (erased
+// during the send) is left out.
 func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) error {
 	if len(ds) == 0 {
 		return nil
@@ -41,56 +42,46 @@ func (s *Store) RecordDeliveries(ctx context.Context, ds []delivery.Delivery) er
 		seen[k] = len(uniq)
 		uniq = append(uniq, d)
 	}
-	// A group of up to maxPreparedDeliveryRows (the fan-out's: at most
-	// delivery.max_unrecorded records) is one statement, prepared once per
-	// size, run on its own: a single statement is atomic, so it needs
-	// neither BEGIN/COMMIT nor, on SQLite, a statement journal (which a
-	// statement inside an explicit transaction writes to a temporary file
-	// so that it can be undone alone). Bigger sets are chunks of
-	// deliveryInsertChunk rows in one transaction. On PostgreSQL a group
-	// is one statement whatever its size: the rows go as six arrays
-	// (unnest), and pgx prepares and caches the statement by its text.
-	if len(uniq) <= maxPreparedDeliveryRows {
-		var err error
-		if s.d.name == SQLite {
-			args := s.deliveryArgs(uniq)
-			// Rounded up to a multiple of 8 rows by repeating the last
-			// (upserting a row again with the same values changes
-			// nothing), so 15 statement sizes are prepared, not 64.
-			n := len(uniq)
-			if n > 8 {
-				n = (n + 7) / 8 * 8
-			}
-			for len(args) < 6*n {
-				args = append(args, args[len(args)-6:]...)
-			}
-			var st *sql.Stmt
-			if st, err = s.deliveryStmt(ctx, n); err == nil {
-				_, err = st.ExecContext(ctx, args...)
-			}
-		} else {
-			_, err = s.db.ExecContext(ctx, pgDeliveryUpsert, pgDeliveryArrays(uniq)...)
+	// On PostgreSQL every set is one statement whatever its size: the rows
+	// go as six arrays (unnest), and pgx prepares and caches the statement
+	// by its text. On SQLite a group of up to maxPreparedDeliveryRows (the
+	// fan-out's: at most delivery.max_unrecorded records) is one
+	// statement, prepared once per size, run on its own: a single
+	// statement is atomic, so it needs neither BEGIN/COMMIT nor a
+	// statement journal (which a statement inside an explicit transaction
+	// writes to a temporary file so that it can be undone alone). Bigger
+	// sets are chunks of deliveryInsertChunk rows in one transaction.
+	var err error
+	switch {
+	case s.d.name != SQLite:
+		_, err = s.db.ExecContext(ctx, pgDeliveryUpsert, pgDeliveryArrays(uniq)...)
+	case len(uniq) <= maxPreparedDeliveryRows:
+		args := s.deliveryArgs(uniq)
+		// Rounded up to a multiple of 8 rows by repeating the last
+		// (upserting a row again with the same values changes nothing),
+		// so 15 statement sizes are prepared, not 64.
+		n := len(uniq)
+		if n > 8 {
+			n = (n + 7) / 8 * 8
 		}
-		if err != nil {
-			return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
+		for len(args) < 6*n {
+			args = append(args, args[len(args)-6:]...)
 		}
-		return nil
+		var st *sql.Stmt
+		if st, err = s.deliveryStmt(ctx, n); err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+	default:
+		err = s.InTx(ctx, func(tx *sql.Tx) error {
+			for at := 0; at < len(uniq); at += deliveryInsertChunk {
+				chunk := uniq[at:min(at+deliveryInsertChunk, len(uniq))]
+				if _, err := tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), s.deliveryArgs(chunk)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		for at := 0; at < len(uniq); at += deliveryInsertChunk {
-			chunk := uniq[at:min(at+deliveryInsertChunk, len(uniq))]
-			var err error
-			if s.d.name == SQLite {
-				_, err = tx.ExecContext(ctx, s.deliveryUpsert(len(chunk)), s.deliveryArgs(chunk)...)
-			} else {
-				_, err = tx.ExecContext(ctx, pgDeliveryUpsert, pgDeliveryArrays(chunk)...)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("store: record %d deliveries: %w", len(ds), err)
 	}
