@@ -38,7 +38,7 @@ func TestEvalLeaveOneDayOut(t *testing.T) {
 	// scores[s][d]: setting s on pool day d. The pairs' scores depend on
 	// nameMin and wordExp only, so they are computed once per pair of those.
 	scores := make([][]evalScore, len(grid))
-	topOK := make([]bool, len(grid))
+	topOK, nTop := make([]bool, len(grid)), 0
 	type pre struct{ nameMin, wordExp float64 }
 	type scored struct {
 		docs  [][]doc
@@ -61,12 +61,14 @@ func TestEvalLeaveOneDayOut(t *testing.T) {
 			groups := linkGroups(c.docs[d], c.edges[d], p)
 			scores[s][d] = evaluate(day, groups)
 			if day.day == fixtureDay {
-				topOK[s] = fixtureSeedFirst(day, groups)
+				if topOK[s] = fixtureSeedFirst(day, groups); topOK[s] {
+					nTop++
+				}
 			}
 		}
 	}
 	out := t.Output()
-	fmt.Fprintf(out, "%d settings, %d pool days (%d open the fixture day with its top story)\n", len(grid), len(pool), countTrue(topOK))
+	fmt.Fprintf(out, "%d settings, %d pool days (%d open the fixture day with its top story)\n", len(grid), len(pool), nTop)
 	fmt.Fprintln(out, "penalty  left-out tuning days: P      R   nm  lost   | chosen on the whole pool, tuning days: P      R   nm  lost  setting")
 	for _, row := range []struct {
 		penalty int
@@ -125,7 +127,7 @@ func TestEvalLeaveOneDayOut(t *testing.T) {
 		fmt.Fprintf(out, "%7d%s %26.3f %6.3f %4d %5d   | %38.3f %6.3f %4d %5d  %s\n", penalty, map[bool]string{true: "s", false: " "}[smooth],
 			left.pairs.precision(), left.pairs.recall(), left.pairs.nearMissMerges, left.singlesLost,
 			whole.pairs.precision(), whole.pairs.recall(), whole.pairs.nearMissMerges, whole.singlesLost, describeParams(grid[all]))
-		if penalty == choicePenalty && smooth && describeParams(grid[all]) != describeParams(defaultClusterParams) {
+		if penalty == choicePenalty && smooth && grid[all] != defaultClusterParams {
 			t.Errorf("the selection at penalty %d picks %s; cluster.go's defaults are %s",
 				penalty, describeParams(grid[all]), describeParams(defaultClusterParams))
 		}
@@ -142,13 +144,9 @@ const fixtureDay = "fixture"
 
 // tuningPool is every answer-keyed day the parameters may be chosen on.
 func tuningPool(t *testing.T) []clusterDay {
-	files, err := filepath.Glob(filepath.Join(evalDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var pool []clusterDay
-	for _, f := range files {
-		if d := loadClusterDay(t, f); d.split == splitTuning {
+	for _, d := range evalDays(t) {
+		if d.split == splitTuning {
 			pool = append(pool, d)
 		}
 	}
@@ -227,14 +225,4 @@ func looGrid() []clusterParams {
 func describeParams(p clusterParams) string {
 	return fmt.Sprintf("nameMin %.2f wordExp %.2f linkMin %.2f mergeMin %.2f groupLink %.3f groupMerge %.3f",
 		p.nameMin, p.wordExp, p.linkMin, p.mergeMin, p.groupLink, p.groupMerge)
-}
-
-func countTrue(bs []bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
 }

@@ -117,15 +117,15 @@ func evaluate(d clusterDay, groups [][]int) evalScore {
 	return s
 }
 
-func TestEval(t *testing.T) {
+// evalDays loads every day file of evalDir, each marked tuning or
+// held-out.
+func evalDays(t testing.TB) []clusterDay {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(evalDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv("CI") == "true" && len(files) < evalMinDays {
-		t.Fatalf("%s holds %d day files, want at least %d", evalDir, len(files), evalMinDays)
-	}
-	bySplit := map[string][]clusterDay{}
+	days := make([]clusterDay, 0, len(files))
 	for _, f := range files {
 		d := loadClusterDay(t, f)
 		switch d.split {
@@ -133,6 +133,18 @@ func TestEval(t *testing.T) {
 		default:
 			t.Fatalf("%s: split %q, want %q or %q", f, d.split, splitTuning, splitHeldOut)
 		}
+		days = append(days, d)
+	}
+	return days
+}
+
+func TestEval(t *testing.T) {
+	days := evalDays(t)
+	if os.Getenv("CI") == "true" && len(days) < evalMinDays {
+		t.Fatalf("%s holds %d day files, want at least %d", evalDir, len(days), evalMinDays)
+	}
+	bySplit := map[string][]clusterDay{}
+	for _, d := range days {
 		bySplit[d.split] = append(bySplit[d.split], d)
 	}
 	out := t.Output()
