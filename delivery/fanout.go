@@ -974,7 +974,9 @@ func (f *Fanout) plan(ctx context.Context, ed digest.Edition, ch subscribers.Cha
 		if err != nil {
 			return nil, err
 		}
-		if even := evenBatchSize(len(ranges), size, f.cfg.Channels[ch].Workers); even != size {
+		// The ranges hold size readers each but perhaps the last: cut again
+		// (reading the plan twice, cheap for a short send) as if it were full.
+		if even := evenBatchSize(len(ranges)*size, size, f.cfg.Channels[ch].Workers); even != size {
 			if ranges, err = f.st.SubscriptionBatches(ctx, ch, even); err != nil {
 				return nil, err
 			}
@@ -1013,8 +1015,9 @@ func (f *Fanout) plan(ctx context.Context, ed digest.Edition, ch subscribers.Cha
 	dues := slices.SortedFunc(maps.Keys(groups), time.Time.Compare)
 	for _, due := range dues {
 		g := groups[due]
-		for start := 0; start < len(g); start += size {
-			part := g[start:min(start+size, len(g))]
+		cut := evenBatchSize(len(g), size, f.cfg.Channels[ch].Workers)
+		for start := 0; start < len(g); start += cut {
+			part := g[start:min(start+cut, len(g))]
 			out = append(out, plannedBatch{due: due, args: batchArgs{EditionID: ed.ID, Channel: ch,
 				FirstID: part[0], LastID: part[len(part)-1], IDs: slices.Clone(part)}})
 		}
@@ -1022,19 +1025,20 @@ func (f *Fanout) plan(ctx context.Context, ed digest.Edition, ch subscribers.Cha
 	return out, nil
 }
 
-// evenBatchSize is the batch size that cuts a send of n batches of size,
-// run workers at a time, into whole rounds: a last round of fewer batches
-// than workers leaves the connections to a few batches at the end of the
-// send, and a batch alone fills them less well than several (in a 10k send
-// of 10 batches on 4 workers, the last 2 went at about 60 % of the rate).
-// Only short sends are cut again, where that last round is a large share
-// and reading the plan twice is cheap.
-func evenBatchSize(n, size, workers int) int {
+// evenBatchSize is the batch size that cuts a send of readers, in batches
+// of at most size run workers at a time, into whole rounds: a last round
+// of fewer batches than workers leaves the connections to a few batches
+// at the end of the send, and a batch alone fills them less well than
+// several (in a 10k send of 10 batches on 4 workers, the last 2 went at
+// about 60 % of the rate). Only short sends are cut again, where that last
+// round is a large share.
+func evenBatchSize(readers, size, workers int) int {
+	n := (readers + size - 1) / size
 	rounds := (n + workers - 1) / workers
 	if workers <= 1 || n <= workers || n%workers == 0 || rounds > 4 {
 		return size
 	}
-	return (n*size + rounds*workers - 1) / (rounds * workers)
+	return (readers + rounds*workers - 1) / (rounds * workers)
 }
 
 // batchSubscriptions reads the active subscriptions of a batch: its ids,
