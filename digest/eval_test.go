@@ -40,6 +40,17 @@ type evalScore struct {
 	articles    int
 	pairs       pairScore
 	singlesLost int // articles alone in the key that ended up in a group
+	// What the reader sees of the stories told by two reports or more
+	// (told[0]) and four or more (told[1]): repeated headlines.
+	told [2]shown
+}
+
+// shown counts stories, how many of them are one item, and the items they
+// take.
+type shown struct{ stories, once, items int }
+
+func (s shown) String() string {
+	return fmt.Sprintf("%d stories, %d shown once, %d items", s.stories, s.once, s.items)
 }
 
 func (s *evalScore) add(o evalScore) {
@@ -49,6 +60,11 @@ func (s *evalScore) add(o evalScore) {
 	s.pairs.correct += o.pairs.correct
 	s.pairs.nearMissMerges += o.pairs.nearMissMerges
 	s.singlesLost += o.singlesLost
+	for k := range s.told {
+		s.told[k].stories += o.told[k].stories
+		s.told[k].once += o.told[k].once
+		s.told[k].items += o.told[k].items
+	}
 }
 
 func (s evalScore) row(split, day string) string {
@@ -104,13 +120,27 @@ func evaluate(d clusterDay, groups [][]int) evalScore {
 	for _, c := range d.key {
 		keySize[c]++
 	}
-	for _, g := range groups {
-		if len(g) < 2 {
-			continue
-		}
+	itemsOf := map[string]map[int]bool{} // story → the groups it is in
+	for gi, g := range groups {
 		for _, i := range g {
-			if keySize[d.key[d.articles[i].GUID]] == 1 {
+			c := d.key[d.articles[i].GUID]
+			if itemsOf[c] == nil {
+				itemsOf[c] = map[int]bool{}
+			}
+			itemsOf[c][gi] = true
+			if len(g) >= 2 && keySize[c] == 1 {
 				s.singlesLost++
+			}
+		}
+	}
+	for c, items := range itemsOf {
+		for k, least := range []int{2, 4} {
+			if keySize[c] >= least {
+				s.told[k].stories++
+				s.told[k].items += len(items)
+				if len(items) == 1 {
+					s.told[k].once++
+				}
 			}
 		}
 	}
@@ -183,6 +213,7 @@ func TestEval(t *testing.T) {
 				}
 			}
 			fmt.Fprintln(out, pooled.row(split, fmt.Sprintf("ALL (%d days)", len(days))))
+			fmt.Fprintf(out, "          told by 2+ reports: %v; by 4+: %v\n", pooled.told[0], pooled.told[1])
 		})
 	}
 }
