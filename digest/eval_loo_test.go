@@ -79,13 +79,18 @@ func TestEvalLeaveOneDayOut(t *testing.T) {
 			wrong := s.pairs.foundPairs - s.pairs.correct
 			return float64(s.pairs.correct - penalty*(s.pairs.nearMissMerges+s.singlesLost+wrong))
 		}
+		total := make([]float64, len(grid)) // each setting's utility over the whole pool
+		for s := range grid {
+			for d := range pool {
+				total[s] += utility(scores[s][d])
+			}
+		}
+		raw := make([]float64, len(grid))
 		best := func(skip int) int {
-			raw := make([]float64, len(grid))
 			for s := range grid {
-				for d := range pool {
-					if d != skip {
-						raw[s] += utility(scores[s][d])
-					}
+				raw[s] = total[s]
+				if skip >= 0 {
+					raw[s] -= utility(scores[s][skip])
 				}
 			}
 			b, bu := -1, 0.0
