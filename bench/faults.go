@@ -225,7 +225,7 @@ func (b *bench) faultSetupDB(name string, n int, srv *faultSMTP, extra, driver, 
 // killed.
 func (b *bench) sendNow(ctx context.Context, cfg string, kill func() bool) (code int, out string, err error) {
 	cmd := exec.CommandContext(ctx, b.bin, "send-now", "--config", cfg)
-	cmd.Env = append(os.Environ(), "DIGESTBOT_LOG_LEVEL=info") // logDigest reads it when a fault fails
+	cmd.Env = append(os.Environ(), "DIGESTBOT_LOG_LEVEL=info", "DIGESTBOT_LOG_FORMAT=text") // what logDigest reads when a fault fails
 	var buf strings.Builder
 	var bmu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) {
