@@ -35,30 +35,29 @@ func TestEvalLeaveOneDayOut(t *testing.T) {
 	}
 	pool := tuningPool(t)
 	grid := looGrid()
-	// scores[s][d]: setting s on pool day d. The pairs' scores depend on
+	// scores[s][d]: setting s on pool day d. The grid varies no parameter
+	// analyze reads, so each day is read once; the pairs' scores depend on
 	// nameMin and wordExp only, so they are computed once per pair of those.
+	docs := make([][]doc, len(pool))
+	for d, day := range pool {
+		docs[d] = analyze(day.articles, defaultClusterParams, nil)
+	}
 	scores := make([][]evalScore, len(grid))
 	topOK, nTop := make([]bool, len(grid)), 0
 	type pre struct{ nameMin, wordExp float64 }
-	type scored struct {
-		docs  [][]doc
-		edges [][]edge
-	}
-	cache := map[pre]scored{}
+	edgesOf := map[pre][][]edge{}
 	for s, p := range grid {
 		k := pre{p.nameMin, p.wordExp}
-		c, ok := cache[k]
+		edges, ok := edgesOf[k]
 		if !ok {
-			for _, day := range pool {
-				ds := analyze(day.articles, p, nil)
-				c.docs = append(c.docs, ds)
-				c.edges = append(c.edges, scorePairsOf(ds, p))
+			for d := range pool {
+				edges = append(edges, scorePairsOf(docs[d], p))
 			}
-			cache[k] = c
+			edgesOf[k] = edges
 		}
 		scores[s] = make([]evalScore, len(pool))
 		for d, day := range pool {
-			groups := linkGroups(c.docs[d], c.edges[d], p)
+			groups := linkGroups(docs[d], edges[d], p)
 			scores[s][d] = evaluate(day, groups)
 			if day.day == fixtureDay {
 				if topOK[s] = fixtureSeedFirst(day, groups); topOK[s] {
