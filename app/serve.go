@@ -178,7 +178,7 @@ func (a *App) SendNow(ctx context.Context, slug string, notes io.Writer) (SendRe
 			fmt.Fprintf(notes, "retrying %d waiting batches of edition %s now\n", n, ed.Date)
 		}
 	}
-	r.Final, err = a.fanout.WaitHere(ctx, ed.ID, func(p delivery.Progress) {
+	r.Final, err = a.fanout.WaitNotify(ctx, ed.ID, func(p delivery.Progress) {
 		if p.Held > 0 {
 			fmt.Fprintf(notes, "waiting for %d batches held by a stopped process; they are taken over around %s (delivery.rescue_after)\n",
 				p.Held, p.HeldUntil.Local().Format(time.TimeOnly))

@@ -131,71 +131,6 @@ type Fanout struct {
 	// counted once for the "edition sent" line and OnFinished and taken by
 	// the next wait on the edition, which would count them again.
 	finalStats map[int64][]digest.DeliveryCount
-
-	// Send-now's last step (WaitHere). River writes job completions about
-	// every 250 ms, and a River that stops writes those it holds at once.
-	// doneHere are the batch jobs whose Work returned nil in this process
-	// since River last started (guarded by mu); doneSignal is told of each;
-	// Run restarts River when asked on restart.
-	doneHere   map[int64]bool
-	doneCount  int64 // batches that returned nil here, ever
-	doneSignal chan struct{}
-	restart    chan chan error
-}
-
-// batchDone notes that batch job id returned nil here.
-func (f *Fanout) batchDone(id int64) {
-	f.mu.Lock()
-	f.doneHere[id] = true
-	f.doneCount++
-	f.mu.Unlock()
-	select {
-	case f.doneSignal <- struct{}{}:
-	default: // a look is due already
-	}
-}
-
-// allDoneHere reports whether every job of left is running and has
-// returned nil in this process: all that is left of them is River's
-// completion write. Otherwise it returns how many batches have returned
-// here so far and how many of left have not: once that many more have,
-// left is worth listing again.
-func (f *Fanout) allDoneHere(left []*rivertype.JobRow) (all bool, count, need int64) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	all = len(left) > 0
-	for _, j := range left {
-		if !f.doneHere[j.ID] {
-			need++
-			all = false
-		} else if j.State != rivertype.JobStateRunning {
-			all = false
-		}
-	}
-	return all, f.doneCount, need
-}
-
-func (f *Fanout) doneSoFar() int64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.doneCount
-}
-
-// restartRiver asks Run to stop River, which writes the completions it
-// holds, and start it again; it returns once River has stopped.
-func (f *Fanout) restartRiver(ctx context.Context) error {
-	reply := make(chan error, 1)
-	select {
-	case f.restart <- reply:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // takeFinalStats returns, once, the counts of an edition this process has
@@ -305,8 +240,7 @@ func NewFanout(st Store, cfg FanoutConfig) (*Fanout, error) {
 	def(&cfg.FetchPollInterval, max(250*time.Millisecond, cfg.FetchCooldown))
 
 	f := &Fanout{st: st, log: cfg.Logger, now: cfg.Now, senders: make(map[subscribers.Channel]ChannelSender),
-		slots: make(map[subscribers.Channel]budget), ledger: newLedger(st, cfg.Logger), changed: make(chan struct{}),
-		doneHere: make(map[int64]bool), doneSignal: make(chan struct{}, 1), restart: make(chan chan error)}
+		slots: make(map[subscribers.Channel]budget), ledger: newLedger(st, cfg.Logger), changed: make(chan struct{})}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &batchWorker{f: f})
 	river.AddWorker(workers, &finishWorker{f: f})
@@ -361,25 +295,10 @@ func Backoff(base time.Duration) func(attempt int) time.Duration {
 // batches get StopTimeout to finish (their results are recorded), then are
 // cancelled and run again later.
 func (f *Fanout) Run(ctx context.Context) error {
-	for {
-		reply, err := f.runRiver(ctx)
-		if reply == nil {
-			return err
-		}
-		reply <- err // River has stopped; it starts again
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// runRiver runs River until ctx ends or restartRiver asks for a restart
-// (reply: where to say River has stopped).
-func (f *Fanout) runRiver(ctx context.Context) (reply chan error, err error) {
 	events, unsubscribe := f.river.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 	defer unsubscribe()
 	if err := f.river.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("delivery: start river: %w", err)
+		return fmt.Errorf("delivery: start river: %w", err)
 	}
 	f.log.Debug("river started")
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
@@ -388,16 +307,7 @@ func (f *Fanout) runRiver(ctx context.Context) (reply chan error, err error) {
 		defer close(watched)
 		f.watch(watchCtx, events)
 	}()
-	select {
-	case <-ctx.Done():
-	case reply = <-f.restart:
-	}
-	defer func() {
-		// Stopped, River has written what its jobs returned.
-		f.mu.Lock()
-		clear(f.doneHere)
-		f.mu.Unlock()
-	}()
+	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), f.cfg.StopTimeout)
 	defer cancel()
 	if err := f.river.Stop(stopCtx); err != nil {
@@ -409,7 +319,7 @@ func (f *Fanout) runRiver(ctx context.Context) (reply chan error, err error) {
 	}
 	stopWatch()
 	<-watched
-	return reply, nil
+	return nil
 }
 
 // watch looks whether an edition is finished each time one of its batch
@@ -452,9 +362,6 @@ func (f *Fanout) noteBatchEvent(ev *river.Event, ids map[int64]bool) {
 	if ev.Job == nil || ev.Job.Kind != batchKind {
 		return
 	}
-	f.mu.Lock()
-	delete(f.doneHere, ev.Job.ID) // River has written it
-	f.mu.Unlock()
 	var a batchArgs
 	if json.Unmarshal(ev.Job.EncodedArgs, &a) == nil {
 		ids[a.EditionID] = true
@@ -774,23 +681,11 @@ func (f *Fanout) Wait(ctx context.Context, editionID int64) (Progress, error) {
 // held by a stopped process change (Progress.Held, HeldUntil; Stats and
 // Pending are not filled in), so that send-now can say why it waits.
 func (f *Fanout) WaitNotify(ctx context.Context, editionID int64, notify func(Progress)) (Progress, error) {
-	return f.wait(ctx, editionID, notify, false)
+	return f.wait(ctx, editionID, notify)
 }
 
-// WaitHere is WaitNotify for a process that runs the edition's batches
-// while it waits and exits when they are done (send-now, with Run going):
-// once every batch left has returned in this process, it restarts River,
-// whose stop writes their completions at once instead of at its next
-// round (River writes them about every 250 ms). Whether the edition is
-// finished is still read from the jobs' stored states; a restart that
-// does not finish it only costs the restart.
-func (f *Fanout) WaitHere(ctx context.Context, editionID int64, notify func(Progress)) (Progress, error) {
-	return f.wait(ctx, editionID, notify, true)
-}
-
-func (f *Fanout) wait(ctx context.Context, editionID int64, notify func(Progress), here bool) (Progress, error) {
+func (f *Fanout) wait(ctx context.Context, editionID int64, notify func(Progress)) (Progress, error) {
 	var lastHeld Progress
-	restarted := false
 	for {
 		if err := f.ledger.failure(); err != nil {
 			// Waiting on would wait for ever: no batch can end while its
@@ -841,36 +736,11 @@ func (f *Fanout) wait(ctx context.Context, editionID int64, notify func(Progress
 		if waiting {
 			return f.progress(ctx, ed, left)
 		}
-		var done <-chan struct{}
-		var count, need int64
-		if here && !restarted {
-			var all bool
-			if all, count, need = f.allDoneHere(left); all {
-				restarted = true // once: if it did not finish the edition, wait as WaitNotify does
-				if err := f.restartRiver(ctx); err != nil {
-					return Progress{}, fmt.Errorf("delivery: wait %d: restart river: %w", editionID, err)
-				}
-				continue
-			}
-			done = f.doneSignal
-		}
-		poll := time.After(f.cfg.WaitPoll)
-	sleep:
-		for {
-			select {
-			case <-ctx.Done():
-				return Progress{}, ctx.Err()
-			case <-finished:
-				break sleep
-			case <-poll:
-				break sleep
-			case <-done:
-				// Look again (a listing) only once every job listed has
-				// returned here, not at every batch.
-				if f.doneSoFar()-count >= need {
-					break sleep
-				}
-			}
+		select {
+		case <-ctx.Done():
+			return Progress{}, ctx.Err()
+		case <-finished:
+		case <-time.After(f.cfg.WaitPoll):
 		}
 	}
 }

@@ -686,12 +686,12 @@ func TestFanoutTwoInstances(t *testing.T) {
 	})
 }
 
-// WaitHere (send-now's wait) restarts River once every batch left has
-// returned in this process, so that River writes their completions at once:
-// the edition is sent, every reader got it once, and the restarted River
-// goes on working (a second edition, with transient SMTP failures and so
-// retries, is sent by it).
-func TestFanoutWaitHere(t *testing.T) {
+// Send-now's wait: each batch completes its own job and the last one marks
+// the edition sent, so the wait returns as the last batch does; every
+// reader got it once, OnFinished (run by that batch) keeps its context, and
+// the same River sends a second edition, with transient SMTP failures and
+// so retries.
+func TestFanoutSendNowWait(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
@@ -700,7 +700,7 @@ func TestFanoutWaitHere(t *testing.T) {
 		b, _ := emailtest.NewBuilder(t, nil)
 		snd := emailtest.NewSender(t, b, srv.Host, srv.Port, nil)
 		// OnFinished (the admins' notice) runs on after the edition is
-		// sent, while River restarts: its context must outlive that.
+		// sent and the wait has returned: its context must outlive that.
 		finished := make(chan string, 4)
 		fo := emailFanout(t, s, delivery.ChannelConfig{Sender: snd, BatchSize: 25, Workers: 3}, func(c *delivery.FanoutConfig) {
 			c.OnFinished = func(ctx context.Context, id int64, st []digest.DeliveryCount) {
@@ -714,9 +714,9 @@ func TestFanoutWaitHere(t *testing.T) {
 			if ok, err := fo.Start(ctx, ed.ID); err != nil || !ok {
 				t.Fatalf("Start %s: %v %v", date, ok, err)
 			}
-			p, err := fo.WaitHere(ctx, ed.ID, nil)
+			p, err := fo.WaitNotify(ctx, ed.ID, nil)
 			if err != nil || p.Status != digest.StatusSent || p.Pending != 0 {
-				t.Fatalf("WaitHere %s: %+v %v", date, p, err)
+				t.Fatalf("WaitNotify %s: %+v %v", date, p, err)
 			}
 			if got := stats(p.Stats)["email/sent"]; got != len(pop.active) {
 				t.Errorf("%s: %d recorded sent, want %d", date, got, len(pop.active))
@@ -736,9 +736,9 @@ func TestFanoutWaitHere(t *testing.T) {
 			if err := s.RecordDeliveries(ctx, []delivery.Delivery{late}); err != nil {
 				t.Fatal(err)
 			}
-			p, err = fo.WaitHere(ctx, ed.ID, nil)
+			p, err = fo.WaitNotify(ctx, ed.ID, nil)
 			if st := stats(p.Stats); err != nil || st["email/sent"] != len(pop.active) || st["email/failed"] != 1 {
-				t.Errorf("WaitHere again %s: %v %v, want %d sent and the late failure", date, st, err, len(pop.active))
+				t.Errorf("WaitNotify again %s: %v %v, want %d sent and the late failure", date, st, err, len(pop.active))
 			}
 		}
 	})
