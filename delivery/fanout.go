@@ -295,7 +295,9 @@ func Backoff(base time.Duration) func(attempt int) time.Duration {
 // batches get StopTimeout to finish (their results are recorded), then are
 // cancelled and run again later.
 func (f *Fanout) Run(ctx context.Context) error {
-	events, unsubscribe := f.river.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	// A batch that is done looks itself (completeBatch); River tells of the
+	// others: a failed one may be a last attempt (discarded), or cancelled.
+	events, unsubscribe := f.river.Subscribe(river.EventKindJobFailed, river.EventKindJobCancelled)
 	defer unsubscribe()
 	if err := f.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("delivery: start river: %w", err)
@@ -323,8 +325,9 @@ func (f *Fanout) Run(ctx context.Context) error {
 }
 
 // watch looks whether an edition is finished each time one of its batch
-// jobs ends here, so the edition becomes sent at once rather than at the
-// finish job's next look.
+// jobs fails or is cancelled here, so the edition becomes sent at once
+// rather than at the finish job's next look (a batch that is done looks
+// itself, in completeBatch).
 func (f *Fanout) watch(ctx context.Context, events <-chan *river.Event) {
 	for {
 		ids := map[int64]bool{}
